@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# A real, local, single-node Elasticsearch for tests and demos.
+#
+#   scripts/elasticsearch.sh start [--keep]   start (or reuse) it; the last line printed is its URL
+#   scripts/elasticsearch.sh stop             stop it; no process is left behind
+#   scripts/elasticsearch.sh status           print its URL and health, exit 1 if it is not up
+#   scripts/elasticsearch.sh url              print the URL it serves (whether up or not)
+#
+# It is Elastic's runnable integ-test distribution from Maven Central (no bundled JDK, only the
+# transport-netty4, x-pack-core, x-pack-security and apm modules). Security is off: this instance
+# listens on 127.0.0.1 only and exists for tests. Environment:
+#   ES_VERSION    (default below)      ES_PORT      HTTP port (default 9250)
+#   ES_HEAP       heap size (512m)     ES_JAVA_HOME a JDK 17+ (default: the `java` on PATH)
+#   ES_STATE_DIR  where the distribution, data and logs live (default .cache/elasticsearch)
+#   ES_USER       unprivileged user used when run as root (default kubearmor-es)
+# `--keep` marks the node as started by hand, so the test command reuses it and leaves it running.
+set -euo pipefail
+
+ES_VERSION="${ES_VERSION:-8.19.21}"
+ES_PORT="${ES_PORT:-9250}"
+ES_HEAP="${ES_HEAP:-512m}"
+ES_USER="${ES_USER:-kubearmor-es}"
+START_TIMEOUT_S="${ES_START_TIMEOUT_S:-180}"
+
+repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+url="http://127.0.0.1:${ES_PORT}"
+
+log() { echo "elasticsearch: $*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Runs a command as the user Elasticsearch runs as (ES refuses to run as root).
+as_es_user() {
+  if is_root; then runuser -u "$ES_USER" -- "$@"; else "$@"; fi
+}
+
+ensure_es_user() {
+  is_root || return 0
+  if ! id "$ES_USER" >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$ES_USER" || die "could not create user $ES_USER"
+  fi
+}
+
+# The state directory must be reachable by the unprivileged user; a checkout under a private
+# home directory is not, so fall back to a fixed place under /var/tmp.
+choose_state_dir() {
+  if [ -n "${ES_STATE_DIR:-}" ]; then
+    state_dir="$ES_STATE_DIR"
+  else
+    state_dir="$repo_dir/.cache/elasticsearch"
+    if is_root && id "$ES_USER" >/dev/null 2>&1; then
+      mkdir -p "$state_dir"
+      if ! runuser -u "$ES_USER" -- test -x "$state_dir" 2>/dev/null; then
+        state_dir="/var/tmp/kubearmor-elasticstack-logging/elasticsearch"
+      fi
+    fi
+  fi
+  mkdir -p "$state_dir"
+  dist_dir="$state_dir/dist"
+  es_home="$dist_dir/elasticsearch-$ES_VERSION"
+  node_dir="$state_dir/node-$ES_PORT"
+  pid_file="$node_dir/es.pid"
+  keep_file="$node_dir/keep"
+}
+
+find_java_home() {
+  if [ -n "${ES_JAVA_HOME:-}" ]; then
+    echo "$ES_JAVA_HOME"
+    return
+  fi
+  command -v java >/dev/null 2>&1 || die "no java on PATH; install a JDK 17+ or set ES_JAVA_HOME"
+  java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.home = //p' | head -n 1
+}
+
+fetch_distribution() {
+  [ -x "$es_home/bin/elasticsearch" ] && return 0
+  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch Elasticsearch from Maven Central"
+  local zip="$dist_dir/elasticsearch-$ES_VERSION.zip"
+  mkdir -p "$dist_dir"
+  if [ ! -s "$zip" ]; then
+    log "fetching org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION (about 100 MB)"
+    mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
+      -DoutputDirectory="$dist_dir" >&2 || die "Maven could not fetch Elasticsearch $ES_VERSION"
+  fi
+  rm -rf "$es_home.tmp"
+  mkdir -p "$es_home.tmp"
+  unzip -q "$zip" -d "$es_home.tmp"
+  mv "$es_home.tmp/elasticsearch-$ES_VERSION" "$es_home"
+  rm -rf "$es_home.tmp"
+}
+
+write_config() {
+  local conf="$node_dir/config"
+  mkdir -p "$conf" "$node_dir/data" "$node_dir/logs"
+  # Start from the distribution's config (jvm.options, log4j2) and write our own elasticsearch.yml.
+  cp -n "$es_home/config/jvm.options" "$es_home/config/log4j2.properties" "$conf/" 2>/dev/null || true
+  [ -d "$conf/jvm.options.d" ] || mkdir -p "$conf/jvm.options.d"
+  cat >"$conf/elasticsearch.yml" <<EOF
+# Written by scripts/elasticsearch.sh: a local test node. Not a production configuration.
+cluster.name: kubearmor-test
+node.name: local
+path.data: $node_dir/data
+path.logs: $node_dir/logs
+discovery.type: single-node
+network.host: 127.0.0.1
+http.port: $ES_PORT
+xpack.security.enabled: false
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+EOF
+}
+
+# Prints the pid if our node's process is alive.
+our_pid() {
+  [ -s "$pid_file" ] || return 1
+  local pid
+  pid="$(cat "$pid_file")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against pid reuse: the process must be a JVM running our node's config.
+  grep -qa -- "-Dkubearmor.es.node=$node_dir" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# Every JVM that runs this node's config, whatever the pid file says (covers a lost pid file).
+node_pids() {
+  pgrep -f -- "-Dkubearmor.es.node=$node_dir( |$)" || true
+}
+
+port_in_use() {
+  [ -n "$(ss -Hltn "sport = :$ES_PORT" 2>/dev/null)" ]
+}
+
+port_owner() {
+  ss -Hltnp "sport = :$ES_PORT" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n 1
+}
+
+healthy() {
+  curl -fsS --max-time 5 "$url/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1
+}
+
+cmd_start() {
+  local keep="$1"
+  ensure_es_user
+  choose_state_dir
+  exec 9>"$state_dir/.lock-$ES_PORT"
+  flock 9
+  if pid="$(our_pid)"; then
+    if healthy || wait_healthy "$pid"; then
+      [ "$keep" = 1 ] && touch "$keep_file"
+      log "reusing the node already running (pid $pid)"
+      echo "$url"
+      return 0
+    fi
+  fi
+  if port_in_use; then
+    die "port $ES_PORT is already in use by something else ($(port_owner)); set ES_PORT to another port"
+  fi
+  # Leftovers of a killed run that never opened the port: stop them before starting anew.
+  stop_node_processes
+  fetch_distribution
+  write_config
+  rm -f "$pid_file" "$keep_file"
+  if is_root; then chown -R "$ES_USER:" "$state_dir"; fi
+  local java_home started_at
+  java_home="$(find_java_home)"
+  started_at="$(date +%s%N)"
+  log "starting Elasticsearch $ES_VERSION on $url (heap $ES_HEAP, java $java_home)"
+  if ! as_es_user env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$node_dir/config" \
+    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP -Dkubearmor.es.node=$node_dir" \
+    "$es_home/bin/elasticsearch" -d -p "$pid_file" -s >"$node_dir/start.out" 2>&1; then
+    tail -n 40 "$node_dir/start.out" >&2 || true
+    tail -n 40 "$node_dir/logs/kubearmor-test.log" >&2 2>/dev/null || true
+    die "Elasticsearch did not start"
+  fi
+  pid="$(our_pid)" || die "Elasticsearch exited right after start; see $node_dir/logs"
+  wait_healthy "$pid" || die "Elasticsearch did not become healthy within ${START_TIMEOUT_S}s; see $node_dir/logs"
+  [ "$keep" = 1 ] && touch "$keep_file"
+  local ms=$((($(date +%s%N) - started_at) / 1000000))
+  local rss_kb
+  rss_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)"
+  log "up in ${ms} ms, pid $pid, RSS $((rss_kb / 1024)) MiB"
+  echo "$url"
+}
+
+wait_healthy() {
+  local pid="$1" deadline=$((SECONDS + START_TIMEOUT_S))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    healthy && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
+}
+
+stop_node_processes() {
+  local pids
+  pids="$(node_pids)"
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill $pids 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while [ -n "$(node_pids)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.3; done
+  pids="$(node_pids)"
+  if [ -n "$pids" ]; then
+    log "still running after 30 s; killing $pids"
+    # shellcheck disable=SC2086
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.5
+  fi
+}
+
+cmd_stop() {
+  choose_state_dir
+  exec 9>"$state_dir/.lock-$ES_PORT"
+  flock 9
+  if [ -z "$(node_pids)" ]; then
+    log "not running"
+  else
+    stop_node_processes
+    log "stopped"
+  fi
+  rm -f "$pid_file" "$keep_file"
+}
+
+cmd_status() {
+  choose_state_dir
+  if pid="$(our_pid)" && healthy; then
+    log "up (pid $pid)$([ -f "$keep_file" ] && echo ', started by hand')"
+    curl -fsS "$url/_cluster/health" >&2
+    echo >&2
+    echo "$url"
+  else
+    log "not running on $url"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  start) cmd_start "$([ "${2:-}" = --keep ] && echo 1 || echo 0)" ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  url) echo "$url" ;;
+  kept)
+    choose_state_dir
+    [ -f "$keep_file" ]
+    ;;
+  *)
+    echo "usage: $0 start [--keep] | stop | status | url" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole suite, as CI runs it: lint, type-check, then unit and integration tests in one
+# node:test run against a real Elasticsearch that this script starts and stops.
+# TEST_ES_URL=<url> uses an Elasticsearch you already run instead (nothing is started or stopped).
+# A node started by hand (`npm run es:start`) is reused and left running.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+es_out="$(mktemp)"
+es_pid=""
+stop_es=0
+cleanup() {
+  [ -n "$es_pid" ] && wait "$es_pid" 2>/dev/null
+  [ "$stop_es" = 1 ] && bash scripts/elasticsearch.sh stop || true
+  rm -f "$es_out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ -z "${TEST_ES_URL:-}" ]; then
+  # Elasticsearch takes ~12 s to start: overlap it with lint and type-check.
+  bash scripts/elasticsearch.sh start >"$es_out" &
+  es_pid=$!
+  bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es=1
+fi
+
+echo "== lint (biome)"
+node_modules/.bin/biome ci --colors=off .
+echo "== type-check (tsc)"
+node_modules/.bin/tsc --noEmit -p .
+
+if [ -n "$es_pid" ]; then
+  echo "== elasticsearch"
+  wait "$es_pid" || { echo "could not start Elasticsearch" >&2; exit 1; }
+  es_pid=""
+  TEST_ES_URL="$(tail -n 1 "$es_out")"
+fi
+export TEST_ES_URL
+echo "tests use Elasticsearch at $TEST_ES_URL"
+
+# Node 20's runner finds no .ts files when given a directory, so pass the list.
+mapfile -t files < <(find daemon dashboards deployments scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+[ "${#files[@]}" -gt 0 ] || { echo "no test files found" >&2; exit 1; }
+echo "== tests (${#files[@]} files)"
+node --import tsx --test --test-reporter=spec "${files[@]}"
