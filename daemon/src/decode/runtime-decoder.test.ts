@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { containerAlertBlock, daemonMessage } from '../../test/fixtures/kubearmor-lines.js';
+import { detectFormat, RuntimeDecoder, type RuntimeEvent } from './runtime-decoder.js';
+
+type Seen = Omit<RuntimeEvent, never>;
+
+/** Feeds `text` (complete lines) through a decoder the way the reader does, offsets included. */
+function decode(text: string | Buffer, maxEventBytes = 1 << 20): { events: Seen[]; decoder: RuntimeDecoder } {
+  const events: Seen[] = [];
+  const decoder = new RuntimeDecoder({ onEvent: (e) => events.push({ ...e }) }, { maxEventBytes });
+  const buf = typeof text === 'string' ? Buffer.from(text) : text;
+  let from = 0;
+  for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, from)) {
+    decoder.pushLine(buf, from, nl, from, nl + 1, false);
+    from = nl + 1;
+  }
+  return { events, decoder };
+}
+
+describe('format detection', () => {
+  test('CRI, docker json-file and anything else', () => {
+    const b = (s: string) => Buffer.from(s);
+    const cri = b('2024-07-26T10:40:00.120871513Z stdout F {"a":1}');
+    assert.equal(detectFormat(cri, 0, cri.length), 'cri');
+    const docker = b('{"log":"hello\\n","stream":"stdout","time":"2024-07-26T10:40:00.120871513Z"}');
+    assert.equal(detectFormat(docker, 0, docker.length), 'docker');
+    const plain = b(containerAlertBlock);
+    assert.equal(detectFormat(plain, 0, plain.length), 'raw');
+    const klog = b('E1009 11:24:17.445983       1 reflector.go:200] "Failed to watch"');
+    assert.equal(detectFormat(klog, 0, klog.length), 'raw');
+  });
+});
+
+describe('CRI', () => {
+  test('a full line: time, stream, content and byte range', () => {
+    const line = `2024-07-26T10:40:00.120871513Z stdout F ${daemonMessage}\n`;
+    const { events } = decode(`${line}${line}`);
+    assert.equal(events.length, 2);
+    const [first, second] = events as [Seen, Seen];
+    assert.equal(first.format, 'cri');
+    assert.equal(first.stream, 'stdout');
+    assert.equal(first.time, '2024-07-26T10:40:00.120871513Z');
+    assert.equal(first.content, daemonMessage);
+    assert.deepEqual(
+      [first.start, first.end, second.start, second.end],
+      [0, line.length, line.length, 2 * line.length],
+    );
+    assert.equal(first.parts, 1);
+    assert.equal(first.truncated || first.invalidUtf8 || first.undecodable, false);
+  });
+
+  test('offsets are bytes, not characters', () => {
+    const l1 = '2024-07-26T10:40:00.000000001Z stdout F héllo wörld ✓\n';
+    const l2 = '2024-07-26T10:40:00.000000002Z stdout F next\n';
+    const { events } = decode(l1 + l2);
+    assert.equal(events[1]?.start, Buffer.byteLength(l1));
+    assert.ok(Buffer.byteLength(l1) > l1.length);
+    assert.equal(events[0]?.content, 'héllo wörld ✓');
+  });
+
+  test('P…P F pieces are rejoined per stream, even when the other stream interleaves', () => {
+    const lines = [
+      '2024-01-01T00:00:00.000000001Z stdout P {"Timestamp":1,',
+      '2024-01-01T00:00:00.000000002Z stderr P zap ',
+      '2024-01-01T00:00:00.000000003Z stdout P "Type":',
+      '2024-01-01T00:00:00.000000004Z stderr F says hi',
+      '2024-01-01T00:00:00.000000005Z stdout F "Message"}',
+    ].map((l) => `${l}\n`);
+    const offsets = lines.map((_, i) => lines.slice(0, i).reduce((n, l) => n + l.length, 0));
+    const { events } = decode(lines.join(''));
+    assert.deepEqual(
+      events.map((e) => [e.stream, e.content, e.start, e.end, e.parts, e.time]),
+      [
+        ['stderr', 'zap says hi', offsets[1], offsets[4], 2, '2024-01-01T00:00:00.000000002Z'],
+        [
+          'stdout',
+          '{"Timestamp":1,"Type":"Message"}',
+          offsets[0],
+          lines.join('').length,
+          3,
+          '2024-01-01T00:00:00.000000001Z',
+        ],
+      ],
+    );
+  });
+
+  test('an open partial holds the checkpoint back to its first piece', () => {
+    const p = '2024-01-01T00:00:00.000000001Z stdout P part\n';
+    const f = '2024-01-01T00:00:00.000000002Z stderr F other\n';
+    const { decoder, events } = decode(p + f);
+    assert.equal(events.length, 1);
+    assert.equal(decoder.openEventStart(), 0);
+    decoder.pushLine(Buffer.from('2024-01-01T00:00:00.000000003Z stdout F end'), 0, 43, 200, 244, false);
+    assert.equal(decoder.openEventStart(), undefined);
+    assert.equal(events[1]?.content, 'partend');
+  });
+
+  test('an event over the size limit is truncated and flagged, and the next event is intact', () => {
+    const piece = 'x'.repeat(40);
+    const lines = `${[1, 2, 3, 4].map((i) => `2024-01-01T00:00:00.00000000${i}Z stdout P ${piece}\n`).join('')}2024-01-01T00:00:00.000000005Z stdout F end\n2024-01-01T00:00:00.000000006Z stdout F ok\n`;
+    const { events } = decode(lines, 100);
+    assert.equal(events.length, 2);
+    assert.equal(events[0]?.truncated, true);
+    assert.equal(events[0]?.content.length, 100);
+    assert.equal(events[0]?.parts, 5);
+    assert.equal(events[1]?.content, 'ok');
+    assert.equal(events[1]?.truncated, false);
+  });
+
+  test('a single line over the limit is truncated', () => {
+    const { events } = decode(`2024-01-01T00:00:00.000000001Z stdout F ${'y'.repeat(500)}\n`, 64);
+    assert.equal(events[0]?.content, 'y'.repeat(64));
+    assert.equal(events[0]?.truncated, true);
+  });
+
+  test('invalid UTF-8 is kept readable with replacement characters and flagged', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('2024-01-01T00:00:00.000000001Z stdout F bad '),
+      Buffer.from([0xff, 0xfe, 0x41]),
+      Buffer.from('\n2024-01-01T00:00:00.000000002Z stdout F gööd\n'),
+    ]);
+    const { events } = decode(bytes);
+    assert.equal(events[0]?.content, 'bad \uFFFD\uFFFDA');
+    assert.equal(events[0]?.invalidUtf8, true);
+    assert.equal(events[1]?.invalidUtf8, false);
+  });
+
+  test('a multi-byte character split across P pieces is valid once rejoined', () => {
+    const euro = Buffer.from('€'); // 3 bytes
+    const bytes = Buffer.concat([
+      Buffer.from('2024-01-01T00:00:00.000000001Z stdout P a'),
+      euro.subarray(0, 1),
+      Buffer.from('\n2024-01-01T00:00:00.000000002Z stdout F '),
+      euro.subarray(1),
+      Buffer.from('b\n'),
+    ]);
+    const { events } = decode(bytes);
+    assert.equal(events[0]?.content, 'a€b');
+    assert.equal(events[0]?.invalidUtf8, false);
+  });
+
+  test('a line that is not CRI inside a CRI file is flagged undecodable, not dropped', () => {
+    const { events } = decode('2024-01-01T00:00:00.000000001Z stdout F ok\ngarbage without fields\n');
+    assert.equal(events[1]?.undecodable, true);
+    assert.equal(events[1]?.content, 'garbage without fields');
+    assert.equal(events[1]?.stream, 'unknown');
+  });
+
+  test('an empty final piece and an empty line', () => {
+    const { events } = decode(
+      '2024-01-01T00:00:00.000000001Z stdout P abc\n2024-01-01T00:00:00.000000002Z stdout F\n',
+    );
+    assert.equal(events[0]?.content, 'abc');
+    assert.equal(events[0]?.undecodable, false);
+  });
+});
+
+describe('docker json-file', () => {
+  const wrap = (log: string, stream = 'stdout', time = '2024-07-26T10:40:00.120871513Z') =>
+    `${JSON.stringify({ log, stream, time })}\n`;
+
+  test('a complete line loses its newline; time and stream come from the wrapper', () => {
+    const { events } = decode(wrap(`${daemonMessage}\n`));
+    assert.equal(events[0]?.format, 'docker');
+    assert.equal(events[0]?.content, daemonMessage);
+    assert.equal(events[0]?.time, '2024-07-26T10:40:00.120871513Z');
+  });
+
+  test('16 KiB pieces (no trailing newline) are rejoined per stream', () => {
+    const a = wrap('{"Timestamp":1,');
+    const b = wrap('err piece\n', 'stderr');
+    const c = wrap('"Type":"Message"}\n');
+    const { events } = decode(a + b + c);
+    assert.deepEqual(
+      events.map((e) => [e.stream, e.content, e.start, e.end, e.parts]),
+      [
+        ['stderr', 'err piece', a.length, a.length + b.length, 1],
+        ['stdout', '{"Timestamp":1,"Type":"Message"}', 0, a.length + b.length + c.length, 2],
+      ],
+    );
+  });
+
+  test('a broken wrapper is flagged undecodable', () => {
+    const { events } = decode(`${wrap('fine\n')}{"log":"cut off\n`);
+    assert.equal(events[1]?.undecodable, true);
+    assert.equal(events[1]?.content, '{"log":"cut off');
+  });
+
+  test('over-long rejoined events are truncated', () => {
+    const { events } = decode(wrap('a'.repeat(60)) + wrap('b'.repeat(60)) + wrap('c\n'), 100);
+    assert.equal(events[0]?.truncated, true);
+    assert.equal(events[0]?.content, `${'a'.repeat(60)}${'b'.repeat(40)}`);
+  });
+});
+
+test('raw files (no runtime wrapping): each line is a stdout event', () => {
+  const { events } = decode(`${containerAlertBlock}\r\n${daemonMessage}\n`);
+  assert.equal(events.length, 2);
+  assert.equal(events[0]?.format, 'raw');
+  assert.equal(events[0]?.stream, 'stdout');
+  assert.equal(events[0]?.content, containerAlertBlock);
+});

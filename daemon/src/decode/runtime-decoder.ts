@@ -1,0 +1,385 @@
+// Unwraps the container runtime's log format, one physical line at a time, and rejoins the lines a
+// runtime split (CRI `P…P F`, docker json-file's 16 KiB pieces) per stream, so interleaved stdout
+// and stderr pieces never mix. One decoder per file.
+import { isUtf8 } from 'node:buffer';
+
+export type RuntimeFormat = 'cri' | 'docker' | 'raw';
+export type StreamName = 'stdout' | 'stderr' | 'unknown';
+
+/**
+ * One log event as the container wrote it. The decoder reuses a single instance for every event:
+ * a sink must copy what it keeps before returning.
+ */
+export interface RuntimeEvent {
+  format: RuntimeFormat;
+  stream: StreamName;
+  /** The runtime's timestamp, as written ('' when the format has none or the line had none). */
+  time: string;
+  /** The message without the runtime's wrapping and without its trailing newline. */
+  content: string;
+  /** Byte offset of the first physical line of the event. */
+  start: number;
+  /** Byte offset just after the last physical line (its newline included). */
+  end: number;
+  /** Physical lines joined into this event. */
+  parts: number;
+  /** The content was cut at the event size limit (or the physical line at the line limit). */
+  truncated: boolean;
+  /** The bytes were not valid UTF-8; invalid sequences became U+FFFD. */
+  invalidUtf8: boolean;
+  /** The line could not be unwrapped (not CRI or docker although the file is). */
+  undecodable: boolean;
+}
+
+export interface RuntimeEventSink {
+  onEvent(event: RuntimeEvent): void;
+}
+
+export interface DecoderOptions {
+  /** Largest event kept, in bytes of content; longer ones are truncated and flagged. */
+  maxEventBytes: number;
+}
+
+/** Pieces of a split event waiting for its last piece. */
+interface Pending {
+  start: number;
+  time: string;
+  /** CRI pieces, copied out of the reused read buffer. */
+  chunks: Buffer[];
+  /** Docker pieces (the wrapper is JSON, so they are already strings). */
+  texts: string[];
+  bytes: number;
+  truncated: boolean;
+  invalid: boolean;
+  parts: number;
+}
+
+const SPACE = 0x20;
+const CR = 0x0d;
+const OPEN_BRACE = 0x7b;
+
+export class RuntimeDecoder {
+  private format: RuntimeFormat | undefined;
+  private readonly pending: { stdout: Pending | undefined; stderr: Pending | undefined } = {
+    stdout: undefined,
+    stderr: undefined,
+  };
+  private readonly event: RuntimeEvent = {
+    format: 'raw',
+    stream: 'unknown',
+    time: '',
+    content: '',
+    start: 0,
+    end: 0,
+    parts: 1,
+    truncated: false,
+    invalidUtf8: false,
+    undecodable: false,
+  };
+
+  constructor(
+    private readonly sink: RuntimeEventSink,
+    private readonly options: DecoderOptions,
+    format?: RuntimeFormat,
+  ) {
+    this.format = format;
+  }
+
+  get detectedFormat(): RuntimeFormat | undefined {
+    return this.format;
+  }
+
+  /**
+   * The earliest byte offset an event still being joined started at, or undefined. A checkpoint
+   * must never pass it: resuming there re-reads the whole event.
+   */
+  openEventStart(): number | undefined {
+    let min: number | undefined;
+    for (const p of [this.pending.stdout, this.pending.stderr]) {
+      if (p !== undefined && (min === undefined || p.start < min)) min = p.start;
+    }
+    return min;
+  }
+
+  /**
+   * One physical line: `buf[from, to)` without its newline, found at byte `offset` of the file and
+   * ending (newline included) at `end`. `lineTruncated` says the reader cut an over-long line.
+   */
+  pushLine(buf: Buffer, from: number, to: number, offset: number, end: number, lineTruncated: boolean): void {
+    if (to > from && buf[to - 1] === CR) to--;
+    if (this.format === undefined) {
+      if (to === from) return this.emitRaw(buf, from, to, offset, end, lineTruncated, 'raw');
+      this.format = detectFormat(buf, from, to);
+    }
+    switch (this.format) {
+      case 'cri':
+        return this.pushCri(buf, from, to, offset, end, lineTruncated);
+      case 'docker':
+        return this.pushDocker(buf, from, to, offset, end, lineTruncated);
+      default:
+        return this.emitRaw(buf, from, to, offset, end, lineTruncated, 'raw');
+    }
+  }
+
+  private pushCri(buf: Buffer, from: number, to: number, offset: number, end: number, cut: boolean): void {
+    // <time> <stdout|stderr> <P|F> <content>; a bare `F` with no content is an empty line.
+    const s1 = buf.indexOf(SPACE, from);
+    const s2 = s1 < 0 || s1 >= to ? -1 : buf.indexOf(SPACE, s1 + 1);
+    const flagAt = s2 + 1;
+    const stream = s2 < 0 || s2 >= to ? 'unknown' : streamAt(buf, s1 + 1, s2);
+    const flag = flagAt < to ? buf[flagAt] : undefined;
+    const flagEnds = flagAt + 1 === to || (flagAt + 1 < to && buf[flagAt + 1] === SPACE);
+    if (stream === 'unknown' || (flag !== 0x50 && flag !== 0x46) || !flagEnds) {
+      return this.emitRaw(buf, from, to, offset, end, cut, 'cri', true);
+    }
+    const time = buf.toString('latin1', from, s1);
+    const contentFrom = Math.min(flagAt + 2, to);
+    const partial = flag === 0x50; // 'P'
+    const pending = this.pending[stream];
+    if (partial || pending !== undefined) {
+      const p = pending ?? this.openPending(stream, offset, time);
+      this.appendPending(p, buf, contentFrom, to, cut);
+      if (partial) return;
+      this.pending[stream] = undefined;
+      const joined = p.chunks.length === 1 ? (p.chunks[0] as Buffer) : Buffer.concat(p.chunks, p.bytes);
+      return this.emitBytes(
+        'cri',
+        stream,
+        p.time,
+        joined,
+        0,
+        joined.length,
+        p.start,
+        end,
+        p.parts,
+        p.truncated,
+      );
+    }
+    let contentTo = to;
+    let truncated = cut;
+    if (contentTo - contentFrom > this.options.maxEventBytes) {
+      contentTo = contentFrom + this.options.maxEventBytes;
+      truncated = true;
+    }
+    this.emitBytes('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, truncated);
+  }
+
+  private openPending(stream: 'stdout' | 'stderr', start: number, time: string): Pending {
+    const p: Pending = {
+      start,
+      time,
+      chunks: [],
+      texts: [],
+      bytes: 0,
+      truncated: false,
+      invalid: false,
+      parts: 0,
+    };
+    this.pending[stream] = p;
+    return p;
+  }
+
+  private appendPending(p: Pending, buf: Buffer, from: number, to: number, cut: boolean): void {
+    p.parts++;
+    if (cut) p.truncated = true;
+    const room = this.options.maxEventBytes - p.bytes;
+    if (to - from > room) {
+      to = from + Math.max(0, room);
+      p.truncated = true;
+    }
+    if (to > from) {
+      // The read buffer is reused: pieces must be copied.
+      p.chunks.push(Buffer.from(buf.subarray(from, to)));
+      p.bytes += to - from;
+    }
+  }
+
+  private pushDocker(buf: Buffer, from: number, to: number, offset: number, end: number, cut: boolean): void {
+    const invalid = !isUtf8(buf.subarray(from, to));
+    let wrapper: unknown;
+    try {
+      wrapper = JSON.parse(buf.toString('utf8', from, to));
+    } catch {
+      wrapper = undefined;
+    }
+    const w = wrapper as { log?: unknown; stream?: unknown; time?: unknown } | null | undefined;
+    if (w === undefined || w === null || typeof w !== 'object' || typeof w.log !== 'string') {
+      return this.emitRaw(buf, from, to, offset, end, cut, 'docker', true);
+    }
+    const stream: StreamName = w.stream === 'stdout' || w.stream === 'stderr' ? w.stream : 'unknown';
+    const time = typeof w.time === 'string' ? w.time : '';
+    const log = w.log;
+    // A piece without its newline is one of docker's 16 KiB splits.
+    const complete = log.endsWith('\n');
+    let piece = complete ? log.slice(0, log.endsWith('\r\n') ? -2 : -1) : log;
+    if (stream === 'unknown') {
+      return this.emitText('docker', stream, time, piece, offset, end, 1, cut, invalid, false);
+    }
+    let p = this.pending[stream];
+    if (p === undefined && complete) {
+      let truncated = cut;
+      if (
+        piece.length > this.options.maxEventBytes / 4 &&
+        Buffer.byteLength(piece) > this.options.maxEventBytes
+      ) {
+        piece = truncateText(piece, this.options.maxEventBytes);
+        truncated = true;
+      }
+      return this.emitText('docker', stream, time, piece, offset, end, 1, truncated, invalid, false);
+    }
+    p ??= this.openPending(stream, offset, time);
+    p.parts++;
+    if (cut) p.truncated = true;
+    if (invalid) p.invalid = true;
+    const room = this.options.maxEventBytes - p.bytes;
+    const size = Buffer.byteLength(piece);
+    if (size > room) {
+      piece = truncateText(piece, Math.max(0, room));
+      p.truncated = true;
+    }
+    if (piece.length > 0) {
+      p.texts.push(piece);
+      p.bytes += Math.min(size, Math.max(0, room));
+    }
+    if (!complete) return;
+    this.pending[stream] = undefined;
+    this.emitText(
+      'docker',
+      stream,
+      p.time,
+      p.texts.join(''),
+      p.start,
+      end,
+      p.parts,
+      p.truncated,
+      p.invalid,
+      false,
+    );
+  }
+
+  private emitRaw(
+    buf: Buffer,
+    from: number,
+    to: number,
+    offset: number,
+    end: number,
+    cut: boolean,
+    format: RuntimeFormat,
+    undecodable = false,
+  ): void {
+    let contentTo = to;
+    if (contentTo - from > this.options.maxEventBytes) {
+      contentTo = from + this.options.maxEventBytes;
+      cut = true;
+    }
+    this.emitBytes(
+      format,
+      undecodable ? 'unknown' : 'stdout',
+      '',
+      buf,
+      from,
+      contentTo,
+      offset,
+      end,
+      1,
+      cut,
+      undecodable,
+    );
+  }
+
+  private emitBytes(
+    format: RuntimeFormat,
+    stream: StreamName,
+    time: string,
+    buf: Buffer,
+    from: number,
+    to: number,
+    start: number,
+    end: number,
+    parts: number,
+    truncated: boolean,
+    undecodable = false,
+  ): void {
+    const view = buf.subarray(from, to);
+    const valid = isUtf8(view);
+    // A cut can split a multi-byte character: that is truncation, not invalid input.
+    const invalid = !valid && !(truncated && isUtf8(trimPartialCodePoint(view)));
+    const content = buf.toString('utf8', from, to);
+    this.emitText(format, stream, time, content, start, end, parts, truncated, invalid, undecodable);
+  }
+
+  private emitText(
+    format: RuntimeFormat,
+    stream: StreamName,
+    time: string,
+    content: string,
+    start: number,
+    end: number,
+    parts: number,
+    truncated: boolean,
+    invalidUtf8: boolean,
+    undecodable: boolean,
+  ): void {
+    const e = this.event;
+    e.format = format;
+    e.stream = stream;
+    e.time = time;
+    e.content = content;
+    e.start = start;
+    e.end = end;
+    e.parts = parts;
+    e.truncated = truncated;
+    e.invalidUtf8 = invalidUtf8;
+    e.undecodable = undecodable;
+    this.sink.onEvent(e);
+  }
+}
+
+function streamAt(buf: Buffer, from: number, to: number): StreamName {
+  if (to - from !== 6) return 'unknown';
+  // "stdout" / "stderr": compare bytes, no string made.
+  if (buf[from] !== 0x73 || buf[from + 1] !== 0x74 || buf[from + 2] !== 0x64) return 'unknown';
+  if (buf[from + 3] === 0x6f && buf[from + 4] === 0x75 && buf[from + 5] === 0x74) return 'stdout';
+  if (buf[from + 3] === 0x65 && buf[from + 4] === 0x72 && buf[from + 5] === 0x72) return 'stderr';
+  return 'unknown';
+}
+
+/** Decides a file's format from its first non-empty line. */
+export function detectFormat(buf: Buffer, from: number, to: number): RuntimeFormat {
+  if (buf[from] === OPEN_BRACE) {
+    try {
+      const w = JSON.parse(buf.toString('utf8', from, to)) as { log?: unknown };
+      if (w !== null && typeof w === 'object' && typeof w.log === 'string') return 'docker';
+    } catch {
+      // not docker json-file
+    }
+    return 'raw';
+  }
+  const s1 = buf.indexOf(SPACE, from);
+  if (s1 < 0 || s1 >= to) return 'raw';
+  // RFC 3339 timestamps start with four digits and a dash.
+  if (s1 - from < 20 || buf[from + 4] !== 0x2d) return 'raw';
+  const s2 = buf.indexOf(SPACE, s1 + 1);
+  if (s2 < 0 || s2 >= to || streamAt(buf, s1 + 1, s2) === 'unknown') return 'raw';
+  const flag = buf[s2 + 1];
+  return flag === 0x50 || flag === 0x46 ? 'cri' : 'raw';
+}
+
+/** Drops an incomplete UTF-8 sequence at the very end (at most 3 bytes). */
+function trimPartialCodePoint(view: Buffer): Buffer {
+  let i = view.length - 1;
+  let back = 0;
+  while (i >= 0 && back < 3 && ((view[i] as number) & 0xc0) === 0x80) {
+    i--;
+    back++;
+  }
+  if (i >= 0 && (view[i] as number) >= 0xc0) return view.subarray(0, i);
+  return view;
+}
+
+/** Cuts a string to at most `maxBytes` of UTF-8, never inside a surrogate pair. */
+function truncateText(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  return trimPartialCodePoint(bytes.subarray(0, maxBytes)).toString('utf8');
+}

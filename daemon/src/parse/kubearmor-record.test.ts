@@ -1,0 +1,290 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as lines from '../../test/fixtures/kubearmor-lines.js';
+import type { RuntimeEvent } from '../decode/runtime-decoder.js';
+import {
+  baseAction,
+  buildRecord,
+  documentIdPrefix,
+  parseLabels,
+  type RecordSource,
+  severityNumber,
+  tagList,
+} from './kubearmor-record.js';
+
+const source: RecordSource = {
+  path: '/var/log/containers/kubearmor-relay-6b9d8c7f5-x2x4k_kubearmor_kubearmor-relay-server-abc.log',
+  nodeName: 'node-a',
+  idPrefix: documentIdPrefix('node-a', '2049:1234:ffee'),
+};
+const options = { indexPrefix: 'kubearmor', now: () => new Date('2030-01-02T03:04:05.000Z') };
+
+function event(content: string, overrides: Partial<RuntimeEvent> = {}): RuntimeEvent {
+  return {
+    format: 'cri',
+    stream: 'stdout',
+    time: '2024-07-26T10:41:48.000000001Z',
+    content,
+    start: 4096,
+    end: 4096 + content.length + 40,
+    parts: 1,
+    truncated: false,
+    invalidUtf8: false,
+    undecodable: false,
+    ...overrides,
+  };
+}
+
+describe('KubeArmor records', () => {
+  test('a container Block alert keeps every field and gains the derived ones', () => {
+    const original = JSON.parse(lines.containerAlertBlock) as Record<string, unknown>;
+    const r = buildRecord(event(lines.containerAlertBlock), source, options);
+    assert.equal(r.kind, 'alert');
+    assert.equal(r.index, 'kubearmor-alerts-2024.07.26');
+    assert.equal(r.reason, undefined);
+    assert.deepEqual(r.flags, []);
+    for (const [key, value] of Object.entries(original)) assert.deepEqual(r.document[key], value, key);
+    assert.equal(r.document['@timestamp'], '2024-07-26T10:41:47.932526Z');
+    assert.equal(r.document.severity_num, 5);
+    assert.equal(r.document.action_base, 'Block');
+    assert.equal(r.document.action_policy, 'Block');
+    assert.deepEqual(r.document.labels, { app: 'wordpress' });
+    assert.deepEqual(r.document.tags, ['NIST', 'NIST_800-53_CM-7(4)', 'SI-4', 'process', 'NIST_800-53_SI-4']);
+    assert.deepEqual(r.document.log, {
+      file: { path: source.path },
+      offset: 4096,
+      stream: 'stdout',
+      node: 'node-a',
+      time: '2024-07-26T10:41:48.000000001Z',
+    });
+    assert.deepEqual([r.start, r.end], [4096, 4096 + lines.containerAlertBlock.length + 40]);
+  });
+
+  test('labels with dots and slashes stay whole keys', () => {
+    const r = buildRecord(event(lines.containerAlertAudit), source, options);
+    assert.deepEqual(r.document.labels, {
+      'app.kubernetes.io/instance': 'vault',
+      'app.kubernetes.io/name': 'vault',
+      component: 'server',
+      'statefulset.kubernetes.io/pod-name': 'vault-0',
+    });
+    assert.equal(r.document.action_base, 'Audit');
+    assert.equal(r.document.severity_num, 7);
+  });
+
+  test('logs: \\u0026 escapes are decoded, no alert-only fields are invented', () => {
+    const r = buildRecord(event(lines.containerLogProcess), source, options);
+    assert.equal(r.kind, 'log');
+    assert.equal(r.index, 'kubearmor-logs-2024.07.26');
+    assert.equal(r.document.Resource, '/bin/sh -ec vault status -tls-skip-verify && echo ok');
+    assert.equal(r.document.severity_num, undefined);
+    assert.equal(r.document.action_base, undefined);
+    assert.equal(r.document.tags, undefined);
+    const network = buildRecord(event(lines.containerLogNetwork), source, options);
+    assert.equal(network.kind, 'log');
+    assert.deepEqual((network.document.EventData as Record<string, string>).Remoteip, '10.0.0.1');
+  });
+
+  test('a host DefaultPosture alert has no Severity: no severity_num, no labels', () => {
+    const r = buildRecord(event(lines.hostAlertDefaultPosture), source, options);
+    assert.equal(r.kind, 'alert');
+    assert.equal(r.index, 'kubearmor-alerts-2023.08.23');
+    assert.equal(r.document.severity_num, undefined);
+    assert.equal(r.document.labels, undefined);
+    assert.equal(r.document.action_base, 'Block');
+    assert.equal(r.document.UserName, 'sshd');
+  });
+
+  test('the throttling SystemEvent is an alert; messages go to their own index', () => {
+    const throttle = buildRecord(event(lines.throttleSystemEvent), source, options);
+    assert.equal(throttle.kind, 'alert');
+    assert.equal(throttle.document.Operation, 'AlertThreshold');
+    assert.equal(throttle.document.action_base, undefined);
+    const message = buildRecord(event(lines.daemonMessage), source, options);
+    assert.equal(message.kind, 'message');
+    assert.equal(message.index, 'kubearmor-messages-2024.07.26');
+  });
+
+  test('every Type of the value domain lands in its kind; legacy and unknown types too', () => {
+    const kinds = Object.fromEntries(
+      [
+        'MatchedPolicy',
+        'MatchedHostPolicy',
+        'MatchedNetworkPolicy',
+        'SystemEvent',
+        'MatchedNativePolicy',
+        'ContainerLog',
+        'HostLog',
+        'SystemLog',
+        'Message',
+      ].map((Type) => [
+        Type,
+        buildRecord(event(JSON.stringify({ Timestamp: 1721990507, Type })), source, options).kind,
+      ]),
+    );
+    assert.deepEqual(kinds, {
+      MatchedPolicy: 'alert',
+      MatchedHostPolicy: 'alert',
+      MatchedNetworkPolicy: 'alert',
+      SystemEvent: 'alert',
+      MatchedNativePolicy: 'alert',
+      ContainerLog: 'log',
+      HostLog: 'log',
+      SystemLog: 'log',
+      Message: 'message',
+    });
+    const future = buildRecord(
+      event('{"Timestamp":1721990507,"Type":"MatchedFuturePolicy","Action":"Block"}'),
+      source,
+      options,
+    );
+    assert.equal(future.kind, 'alert');
+    assert.deepEqual(future.flags, ['unknown_type']);
+    const legacy = buildRecord(
+      event(
+        '{"Timestamp":1650000000,"Type":"MatchedNativePolicy","PolicyName":"NativePolicy","Severity":"-"}',
+      ),
+      source,
+      options,
+    );
+    assert.equal(legacy.document.severity_num, undefined);
+    assert.equal(legacy.document.Severity, '-');
+  });
+
+  test('@timestamp: UpdatedTime, else Timestamp seconds, else the runtime time', () => {
+    const ts = (content: string, time?: string) =>
+      buildRecord(event(content, time === undefined ? {} : { time }), source, options).document['@timestamp'];
+    assert.equal(
+      ts('{"Timestamp":1721990507,"UpdatedTime":"2024-07-26T10:41:47.932526Z","Type":"HostLog"}'),
+      '2024-07-26T10:41:47.932526Z',
+    );
+    assert.equal(
+      ts('{"Timestamp":1721990507,"UpdatedTime":"garbage","Type":"HostLog"}'),
+      '2024-07-26T10:41:47.000Z',
+    );
+    assert.equal(ts('{"Timestamp":"1721990507","Type":"HostLog"}'), '2024-07-26T10:41:47.000Z');
+    assert.equal(ts('{"Timestamp":"soon","Type":"HostLog"}'), '2024-07-26T10:41:48.000000001Z');
+    assert.equal(
+      ts('{"Timestamp":"soon","Type":"HostLog"}', '2024-07-26T12:41:48.5+02:00'),
+      '2024-07-26T10:41:48.500Z',
+    );
+    assert.equal(ts('{"Timestamp":null,"Type":"HostLog"}', ''), '2030-01-02T03:04:05.000Z');
+    const fallback = buildRecord(event('{"Timestamp":0,"Type":"HostLog"}'), source, options);
+    assert.deepEqual(fallback.flags, ['timestamp_fallback']);
+  });
+
+  test('wrong-typed fields never throw and are kept as sent', () => {
+    const odd = {
+      Timestamp: 1721990507,
+      Type: 'MatchedPolicy',
+      Severity: 5,
+      Labels: { app: 'x' },
+      ATags: 'not-an-array',
+      Tags: 42,
+      Action: ['Block'],
+      Owner: 'Deployment/x',
+      HostPID: '495877',
+      EventData: null,
+    };
+    const r = buildRecord(event(JSON.stringify(odd)), source, options);
+    assert.equal(r.kind, 'alert');
+    assert.equal(r.document.severity_num, 5);
+    assert.equal(r.document.labels, undefined);
+    assert.equal(r.document.tags, undefined);
+    assert.equal(r.document.action_base, undefined);
+    assert.equal(r.document.HostPID, '495877');
+    assert.deepEqual(r.document.Labels, { app: 'x' });
+  });
+
+  test('truncated and invalid UTF-8 records are flagged', () => {
+    const r = buildRecord(event(lines.daemonMessage, { invalidUtf8: true }), source, options);
+    assert.deepEqual(r.flags, ['invalid_utf8']);
+    assert.deepEqual((r.document.log as { flags: string[] }).flags, ['invalid_utf8']);
+  });
+});
+
+describe('relay-internal records', () => {
+  const reasonOf = (content: string, overrides: Partial<RuntimeEvent> = {}) => {
+    const r = buildRecord(event(content, overrides), source, options);
+    assert.equal(r.kind, 'relay');
+    assert.equal(r.index, 'kubearmor-relay-2024.07.26');
+    assert.equal(r.document.message, content);
+    return r.reason;
+  };
+
+  test('every other line is kept with the reason it is not a KubeArmor record', () => {
+    assert.equal(reasonOf(lines.relayZapInfo, { stream: 'stderr' }), 'stderr');
+    assert.equal(reasonOf(lines.relayKlogError, { stream: 'stderr' }), 'stderr');
+    assert.equal(reasonOf(lines.relayGoLog), 'not_json');
+    assert.equal(reasonOf('   '), 'empty');
+    assert.equal(reasonOf('{"Timestamp":1721990507,"Type":"Mess'), 'invalid_json');
+    assert.equal(reasonOf('{"Timestamp":1721990507,"Type":"Mess', { truncated: true }), 'truncated');
+    assert.equal(reasonOf('{"level":"info","msg":"hello"}'), 'not_kubearmor');
+    assert.equal(reasonOf('{"Timestamp":1721990507,"Type":7}'), 'not_kubearmor');
+    assert.equal(reasonOf('{"a":[1,2]}'), 'not_kubearmor');
+    assert.equal(reasonOf(`${'['.repeat(5)}${']'.repeat(5)}`), 'not_json');
+    assert.equal(reasonOf('{}garbage'), 'invalid_json');
+    assert.equal(reasonOf('x', { undecodable: true, stream: 'unknown' }), 'undecodable');
+  });
+
+  test('deeply nested JSON does not throw', () => {
+    const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    assert.ok(['invalid_json', 'not_kubearmor'].includes(reasonOf(deep) as string));
+  });
+
+  test('the relay log level is recognised for zap and klog lines', () => {
+    const zap = buildRecord(event(lines.relayZapInfo, { stream: 'stderr' }), source, options);
+    assert.equal((zap.document.log as { level: string }).level, 'info');
+    const klog = buildRecord(event(lines.relayKlogError, { stream: 'stderr' }), source, options);
+    assert.equal((klog.document.log as { level: string }).level, 'error');
+    assert.deepEqual(zap.document.relay, { reason: 'stderr' });
+  });
+});
+
+describe('document ids', () => {
+  test('the same line always gets the same id; other offsets or files get others', () => {
+    const a = buildRecord(event(lines.daemonMessage), source, options);
+    const again = buildRecord(event(lines.daemonMessage), source, options);
+    const later = buildRecord(event(lines.daemonMessage, { start: 4097 }), source, options);
+    const otherFile = buildRecord(
+      event(lines.daemonMessage),
+      { ...source, idPrefix: documentIdPrefix('node-a', '2049:1235:ffee') },
+      options,
+    );
+    const otherNode = buildRecord(
+      event(lines.daemonMessage),
+      { ...source, idPrefix: documentIdPrefix('node-b', '2049:1234:ffee') },
+      options,
+    );
+    assert.equal(a.id, again.id);
+    assert.equal(new Set([a.id, later.id, otherFile.id, otherNode.id]).size, 4);
+    assert.ok(a.id.length < 64);
+  });
+});
+
+describe('field helpers', () => {
+  test('labels', () => {
+    assert.deepEqual(parseLabels('a=1,b=x=y,,c=,=d,e'), { a: '1', b: 'x=y', c: '' });
+    assert.equal(parseLabels(''), undefined);
+    assert.equal(parseLabels('novalue'), undefined);
+    assert.deepEqual(parseLabels('__proto__=x,k=v'), { k: 'v' });
+  });
+  test('tags', () => {
+    assert.deepEqual(tagList(['A', 'B'], 'ignored'), ['A', 'B']);
+    assert.deepEqual(tagList(undefined, 'MITRE, T1552 ,'), ['MITRE', 'T1552']);
+    assert.equal(tagList([], ''), undefined);
+  });
+  test('severity', () => {
+    assert.equal(severityNumber('10'), 10);
+    assert.equal(severityNumber('-'), undefined);
+    assert.equal(severityNumber(''), undefined);
+    assert.equal(severityNumber(undefined), undefined);
+    assert.equal(severityNumber('2.5'), undefined);
+  });
+  test('base action', () => {
+    assert.deepEqual(baseAction('Audit (Block)'), { outcome: 'Audit', policy: 'Block' });
+    assert.deepEqual(baseAction('Audit (Allow)'), { outcome: 'Audit', policy: 'Allow' });
+    assert.deepEqual(baseAction('Allow'), { outcome: 'Allow', policy: 'Allow' });
+    assert.equal(baseAction('Shrug'), undefined);
+  });
+});
