@@ -108,16 +108,22 @@ export class RuntimeDecoder {
   pushLine(buf: Buffer, from: number, to: number, offset: number, end: number, lineTruncated: boolean): void {
     if (to > from && buf[to - 1] === CR) to--;
     if (this.format === undefined) {
-      if (to === from) return this.emitRaw(buf, from, to, offset, end, lineTruncated, 'raw');
+      if (to === from) {
+        this.emitRaw(buf, from, to, offset, end, lineTruncated, 'raw');
+        return;
+      }
       this.format = detectFormat(buf, from, to);
     }
     switch (this.format) {
       case 'cri':
-        return this.pushCri(buf, from, to, offset, end, lineTruncated);
+        this.pushCri(buf, from, to, offset, end, lineTruncated);
+        return;
       case 'docker':
-        return this.pushDocker(buf, from, to, offset, end, lineTruncated);
+        this.pushDocker(buf, from, to, offset, end, lineTruncated);
+        return;
       default:
-        return this.emitRaw(buf, from, to, offset, end, lineTruncated, 'raw');
+        this.emitRaw(buf, from, to, offset, end, lineTruncated, 'raw');
+        return;
     }
   }
 
@@ -130,7 +136,8 @@ export class RuntimeDecoder {
     const flag = flagAt < to ? buf[flagAt] : undefined;
     const flagEnds = flagAt + 1 === to || (flagAt + 1 < to && buf[flagAt + 1] === SPACE);
     if (stream === 'unknown' || (flag !== 0x50 && flag !== 0x46) || !flagEnds) {
-      return this.emitRaw(buf, from, to, offset, end, cut, 'cri', true);
+      this.emitRaw(buf, from, to, offset, end, cut, 'cri', true);
+      return;
     }
     const time = buf.toString('latin1', from, s1);
     const contentFrom = Math.min(flagAt + 2, to);
@@ -142,18 +149,8 @@ export class RuntimeDecoder {
       if (partial) return;
       this.pending[stream] = undefined;
       const joined = p.chunks.length === 1 ? (p.chunks[0] as Buffer) : Buffer.concat(p.chunks, p.bytes);
-      return this.emitBytes(
-        'cri',
-        stream,
-        p.time,
-        joined,
-        0,
-        joined.length,
-        p.start,
-        end,
-        p.parts,
-        p.truncated,
-      );
+      this.emitBytes('cri', stream, p.time, joined, 0, joined.length, p.start, end, p.parts, p.truncated);
+      return;
     }
     let contentTo = to;
     let truncated = cut;
@@ -204,7 +201,8 @@ export class RuntimeDecoder {
     }
     const w = wrapper as { log?: unknown; stream?: unknown; time?: unknown } | null | undefined;
     if (w === undefined || w === null || typeof w !== 'object' || typeof w.log !== 'string') {
-      return this.emitRaw(buf, from, to, offset, end, cut, 'docker', true);
+      this.emitRaw(buf, from, to, offset, end, cut, 'docker', true);
+      return;
     }
     const stream: StreamName = w.stream === 'stdout' || w.stream === 'stderr' ? w.stream : 'unknown';
     const time = typeof w.time === 'string' ? w.time : '';
@@ -213,7 +211,8 @@ export class RuntimeDecoder {
     const complete = log.endsWith('\n');
     let piece = complete ? log.slice(0, log.endsWith('\r\n') ? -2 : -1) : log;
     if (stream === 'unknown') {
-      return this.emitText('docker', stream, time, piece, offset, end, 1, cut, invalid, false);
+      this.emitText('docker', stream, time, piece, offset, end, 1, cut, invalid, false);
+      return;
     }
     let p = this.pending[stream];
     if (p === undefined && complete) {
@@ -225,7 +224,8 @@ export class RuntimeDecoder {
         piece = truncateText(piece, this.options.maxEventBytes);
         truncated = true;
       }
-      return this.emitText('docker', stream, time, piece, offset, end, 1, truncated, invalid, false);
+      this.emitText('docker', stream, time, piece, offset, end, 1, truncated, invalid, false);
+      return;
     }
     p ??= this.openPending(stream, offset, time);
     p.parts++;
