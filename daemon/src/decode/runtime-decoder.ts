@@ -102,6 +102,35 @@ export class RuntimeDecoder {
   }
 
   /**
+   * Emits the events still being joined, flagged truncated: their file ended (rotated away or
+   * deleted) before their last piece came, and they must not disappear.
+   */
+  flush(end: number): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const p = this.pending[stream];
+      if (p === undefined) continue;
+      this.pending[stream] = undefined;
+      if (p.texts.length > 0) {
+        this.emitText(
+          'docker',
+          stream,
+          p.time,
+          p.texts.join(''),
+          p.start,
+          end,
+          p.parts,
+          true,
+          p.invalid,
+          false,
+        );
+      } else {
+        const joined = Buffer.concat(p.chunks, p.bytes);
+        this.emitBytes('cri', stream, p.time, joined, 0, joined.length, p.start, end, p.parts, true);
+      }
+    }
+  }
+
+  /**
    * One physical line: `buf[from, to)` without its newline, found at byte `offset` of the file and
    * ending (newline included) at `end`. `lineTruncated` says the reader cut an over-long line.
    */

@@ -1,0 +1,140 @@
+// Splits a byte source into lines with one reusable buffer and a newline scan. Offsets are bytes.
+// An incomplete last line stays in the buffer until its newline arrives. A line longer than the
+// limit is cut: its first `maxLineBytes` are delivered (flagged) once its end is found, the rest is
+// skipped and counted, and the file never stalls.
+import type { ByteSource } from './byte-source.js';
+
+export interface LineSink {
+  /** `buf[from, to)` is the line without its newline; it starts at file byte `offset`, ends (newline included) at `end`. */
+  onLine(buf: Buffer, from: number, to: number, offset: number, end: number, truncated: boolean): void;
+}
+
+export interface LineReaderOptions {
+  /** Initial (and usual) buffer size. */
+  bufferBytes: number;
+  /** Longest line kept whole; the buffer grows up to this for long lines, then cuts. */
+  maxLineBytes: number;
+}
+
+const LF = 0x0a;
+
+export class LineReader {
+  private buf: Buffer;
+  /** Bytes `buf[0, carry)` are the start of an incomplete line beginning at `consumed`. */
+  private carry = 0;
+  /** Next byte to read from the source. */
+  private pos: number;
+  /** End of the last complete line handled: a restart from here loses and repeats nothing. */
+  private done: number;
+  /** Set while skipping the rest of an over-long line; holds its kept beginning. */
+  private longPrefix: Buffer | undefined;
+  private longStart = 0;
+  /** Bytes of over-long lines skipped. */
+  skippedBytes = 0;
+
+  constructor(
+    private readonly source: ByteSource,
+    startOffset: number,
+    private readonly sink: LineSink,
+    private readonly options: LineReaderOptions,
+  ) {
+    this.buf = Buffer.allocUnsafe(options.bufferBytes);
+    this.pos = startOffset;
+    this.done = startOffset;
+  }
+
+  /** Next byte to be read. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** End of the last complete line delivered (or skipped). */
+  get consumed(): number {
+    return this.done;
+  }
+
+  /** Bytes held for a line not complete yet. */
+  get pendingBytes(): number {
+    return this.pos - this.done;
+  }
+
+  /** Bytes of memory this reader holds. */
+  get memoryBytes(): number {
+    return this.buf.length + (this.longPrefix?.length ?? 0);
+  }
+
+  /** Forgets everything buffered and continues at `offset` (after a truncation). */
+  reset(offset: number): void {
+    this.carry = 0;
+    this.longPrefix = undefined;
+    this.pos = offset;
+    this.done = offset;
+    if (this.buf.length > this.options.bufferBytes) this.buf = Buffer.allocUnsafe(this.options.bufferBytes);
+  }
+
+  /** Reads once (at most one buffer) and delivers the complete lines in it. Resolves to the bytes read; 0 at the end. */
+  async readChunk(): Promise<number> {
+    if (this.longPrefix === undefined && this.carry === this.buf.length) this.makeRoom();
+    const base = this.done;
+    const n = await this.source.read(this.buf, this.carry, this.buf.length - this.carry, this.pos);
+    if (n === 0) return 0;
+    this.pos += n;
+    const total = this.carry + n;
+    let lineStart = 0;
+    let scanFrom = this.carry;
+    if (this.longPrefix !== undefined) {
+      const nl = this.buf.indexOf(LF, 0);
+      if (nl < 0 || nl >= total) {
+        // Still inside the long line: `done` stays at its start until it ends.
+        this.skippedBytes += total;
+        this.carry = 0;
+        return n;
+      }
+      const prefix = this.longPrefix;
+      this.longPrefix = undefined;
+      this.skippedBytes += nl;
+      const end = this.pos - total + nl + 1;
+      this.sink.onLine(prefix, 0, prefix.length, this.longStart, end, true);
+      this.done = end;
+      lineStart = nl + 1;
+      scanFrom = lineStart;
+      return this.scan(total, lineStart, scanFrom, end, n);
+    }
+    return this.scan(total, lineStart, scanFrom, base, n);
+  }
+
+  private scan(total: number, lineStart: number, scanFrom: number, base: number, n: number): number {
+    // `base` is the file offset of buf[lineStart].
+    const first = lineStart;
+    const buf = this.buf;
+    let nl = buf.indexOf(LF, scanFrom);
+    while (nl >= 0 && nl < total) {
+      this.sink.onLine(buf, lineStart, nl, base + (lineStart - first), base + (nl + 1 - first), false);
+      lineStart = nl + 1;
+      nl = buf.indexOf(LF, lineStart);
+    }
+    this.done = base + (lineStart - first);
+    this.carry = total - lineStart;
+    if (this.carry > 0 && lineStart > 0) buf.copy(buf, 0, lineStart, total);
+    if (buf.length > this.options.bufferBytes && this.carry <= this.options.bufferBytes >> 1) {
+      const small = Buffer.allocUnsafe(this.options.bufferBytes);
+      buf.copy(small, 0, 0, this.carry);
+      this.buf = small;
+    }
+    return n;
+  }
+
+  /** The buffer is full with one incomplete line: grow it, or past the limit start cutting the line. */
+  private makeRoom(): void {
+    if (this.buf.length < this.options.maxLineBytes) {
+      const bigger = Buffer.allocUnsafe(Math.min(this.buf.length * 2, this.options.maxLineBytes));
+      this.buf.copy(bigger, 0, 0, this.carry);
+      this.buf = bigger;
+      return;
+    }
+    this.longPrefix = this.buf;
+    this.longStart = this.done;
+    this.buf = Buffer.allocUnsafe(this.options.bufferBytes);
+    this.carry = 0;
+  }
+}

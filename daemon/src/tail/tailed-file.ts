@@ -1,0 +1,135 @@
+// One file being read: its identity, its reader, its runtime decoder and the window of records
+// sent but not yet acknowledged. Lines flow reader → decoder → record builder → consumer, all
+// synchronously inside one read, so nothing per line outlives the read buffer.
+import { AckWindow } from '../checkpoint/ack-window.js';
+import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
+import { RuntimeDecoder, type RuntimeEvent, type RuntimeEventSink } from '../decode/runtime-decoder.js';
+import type { Counters } from '../metrics/counters.js';
+import {
+  buildRecord,
+  documentIdPrefix,
+  type RecordOptions,
+  type RecordSource,
+  type ShippableRecord,
+} from '../parse/kubearmor-record.js';
+import type { ByteSource } from './byte-source.js';
+import type { FileIdentity } from './file-identity.js';
+import { LineReader, type LineSink } from './line-reader.js';
+
+/** Receives every record; acknowledges it later with `file.ack(record.start)`. */
+export interface RecordConsumer {
+  onRecord(file: TailedFile, record: ShippableRecord): void;
+  /** False while the consumer holds as much as it may: reading waits for `waitForCapacity`. */
+  hasCapacity(): boolean;
+  waitForCapacity(): Promise<void>;
+}
+
+export interface TailedFileOptions {
+  nodeName: string;
+  record: RecordOptions;
+  maxEventBytes: number;
+  bufferBytes: number;
+}
+
+export class TailedFile implements LineSink, RuntimeEventSink {
+  readonly reader: LineReader;
+  readonly decoder: RuntimeDecoder;
+  readonly acks = new AckWindow();
+  private readonly recordSource: RecordSource;
+  /** A glob path points at this file now (false once rotated away or deleted). */
+  current: boolean;
+  /** Read to the end of what was there at the last look. */
+  atEnd = false;
+  /** When it was first seen at its end with no growth (ms), for the rotate-wait grace. */
+  atEndSince = 0;
+  /** Last size seen. */
+  size: number;
+  /** Reading is held by the consumer. */
+  paused = false;
+  /** The source is closed: nothing more will be read. */
+  closed = false;
+  /** Content was replaced (copy-truncate): this generation is done. */
+  retired = false;
+
+  constructor(
+    readonly key: string,
+    readonly identity: FileIdentity,
+    readonly source: ByteSource,
+    /** Real path, and the path it was found under (a symlink, or the same). */
+    readonly realPath: string,
+    public path: string,
+    /** Rotation order within its directory: older files are read first. */
+    readonly order: number,
+    startOffset: number,
+    size: number,
+    current: boolean,
+    private readonly consumer: RecordConsumer,
+    private readonly counters: Counters,
+    private readonly options: TailedFileOptions,
+  ) {
+    this.current = current;
+    this.size = size;
+    this.recordSource = {
+      path,
+      nodeName: options.nodeName,
+      idPrefix: documentIdPrefix(options.nodeName, key),
+    };
+    this.decoder = new RuntimeDecoder(this, { maxEventBytes: options.maxEventBytes });
+    this.reader = new LineReader(source, startOffset, this, {
+      bufferBytes: options.bufferBytes,
+      maxLineBytes: options.maxEventBytes + 64 * 1024,
+    });
+  }
+
+  get dir(): string {
+    return this.realPath.slice(0, this.realPath.lastIndexOf('/'));
+  }
+
+  onLine(buf: Buffer, from: number, to: number, offset: number, end: number, truncated: boolean): void {
+    this.counters.inc('lines_read');
+    this.decoder.pushLine(buf, from, to, offset, end, truncated);
+  }
+
+  onEvent(event: RuntimeEvent): void {
+    const record = buildRecord(event, this.recordSource, this.options.record);
+    this.counters.inc('records', record.kind);
+    if (record.reason !== undefined) this.counters.inc('bad_lines', record.reason);
+    for (const flag of record.flags) this.counters.inc('record_flags', flag);
+    this.acks.add(record.start);
+    this.consumer.onRecord(this, record);
+  }
+
+  ack(start: number): void {
+    this.acks.ack(start);
+  }
+
+  /** Where reading may resume without losing or repeating an unacknowledged record. */
+  committedOffset(): number {
+    let offset = this.reader.consumed;
+    const open = this.decoder.openEventStart();
+    if (open !== undefined && open < offset) offset = open;
+    const unacked = this.acks.earliestUnacked();
+    if (unacked !== undefined && unacked < offset) offset = unacked;
+    return offset;
+  }
+
+  /** Nothing more to read and every record acknowledged. */
+  get finished(): boolean {
+    return this.closed && this.acks.pending === 0;
+  }
+
+  checkpoint(now: string): FileCheckpoint {
+    return {
+      key: this.key,
+      dev: this.identity.dev,
+      ino: this.identity.ino,
+      fingerprint: this.identity.fingerprint,
+      fingerprintBytes: this.identity.fingerprintBytes,
+      path: this.realPath,
+      offset: this.committedOffset(),
+      size: Math.max(this.size, this.reader.position),
+      released: this.finished,
+      updatedAt: now,
+    };
+  }
+}
