@@ -1,9 +1,9 @@
 // What the line reader reads from: a plain file through its FileHandle (kept open, so a renamed or
 // deleted file stays readable), or a rotated `.gz` file decompressed as a stream, whose offsets are
 // those of the uncompressed bytes, which are the bytes the file had before kubelet compressed it.
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 
 export interface SourceStat {
   /** Bytes available (for a compressed source: decompressed so far, or all once the end was reached). */
@@ -53,7 +53,8 @@ export class PlainFileSource implements ByteSource {
 export class GzipFileSource implements ByteSource {
   readonly compressed = true;
   private iterator: AsyncIterator<Buffer> | undefined;
-  private stream: NodeJS.ReadableStream | undefined;
+  private stream: Gunzip | undefined;
+  private file: ReadStream | undefined;
   private chunk: Buffer = Buffer.alloc(0);
   private chunkPos = 0;
   /** Uncompressed offset of `chunk[chunkPos]`. */
@@ -65,8 +66,12 @@ export class GzipFileSource implements ByteSource {
   constructor(private readonly path: string) {}
 
   private restart(): void {
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
-    const gunzip = createReadStream(this.path).pipe(createGunzip());
+    this.destroyStreams();
+    const file = createReadStream(this.path);
+    const gunzip = file.pipe(createGunzip());
+    // A damaged file must not leave an error unhandled on either stream.
+    file.on('error', (err) => gunzip.destroy(err));
+    this.file = file;
     this.stream = gunzip;
     this.iterator = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     this.chunk = Buffer.alloc(0);
@@ -126,8 +131,15 @@ export class GzipFileSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    this.destroyStreams();
     this.ended = true;
+  }
+
+  private destroyStreams(): void {
+    this.file?.destroy();
+    this.stream?.destroy();
+    this.file = undefined;
+    this.stream = undefined;
   }
 }
 

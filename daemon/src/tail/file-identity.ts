@@ -2,6 +2,11 @@
 // fingerprint covers the first line (at most FINGERPRINT_MAX_BYTES), so it never changes once the
 // file has one; it tells a reused inode from the file that had it, and two files that begin with
 // the same line are still told apart by their inodes.
+//
+// The *content key* names what was read, for checkpoints and document ids: the container's
+// directory plus the fingerprint. It survives what changes the inode but not the bytes (kubelet
+// gzipping a rotated file, a copy-truncate's copy), so ids stay the same when such a file is
+// read again, and two different files' lines never share one.
 import { createHash } from 'node:crypto';
 
 export const FINGERPRINT_MAX_BYTES = 1024;
@@ -12,8 +17,6 @@ export interface FileIdentity {
   /** Hex hash of the first `fingerprintBytes` bytes. */
   fingerprint: string;
   fingerprintBytes: number;
-  /** `dev:ino:fingerprint`, the key checkpoints and document ids use. */
-  key: string;
 }
 
 /**
@@ -32,8 +35,9 @@ export function hashHead(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
-export function identityKey(dev: number, ino: number, fingerprint: string): string {
-  return `${dev}:${ino}:${fingerprint}`;
+/** `<directory>#<fingerprint>`; see the note at the top. */
+export function contentKey(dir: string, fingerprint: string): string {
+  return `${dir}#${fingerprint}`;
 }
 
 export function makeIdentity(dev: number, ino: number, head: Buffer): FileIdentity | undefined {
@@ -44,6 +48,5 @@ export function makeIdentity(dev: number, ino: number, head: Buffer): FileIdenti
     ino,
     fingerprint: fp.fingerprint,
     fingerprintBytes: fp.bytes,
-    key: identityKey(dev, ino, fp.fingerprint),
   };
 }

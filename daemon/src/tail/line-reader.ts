@@ -31,9 +31,14 @@ export class LineReader {
   private longStart = 0;
   /** Bytes of over-long lines skipped. */
   skippedBytes = 0;
+  /** Whether the content read is still the file's (see TailedFile); a false answer stops reading. */
+  verify: (() => Promise<boolean>) | undefined;
+  /** The last read found the content replaced; nothing from it was delivered. */
+  invalidated = false;
 
   constructor(
-    private readonly source: ByteSource,
+    /** Replaced when the content moves to another file (see TailedFile.moveTo). */
+    public source: ByteSource,
     startOffset: number,
     private readonly sink: LineSink,
     private readonly options: LineReaderOptions,
@@ -78,6 +83,11 @@ export class LineReader {
     const base = this.done;
     const n = await this.source.read(this.buf, this.carry, this.buf.length - this.carry, this.pos);
     if (n === 0) return 0;
+    // Checked after the read: if the file was replaced in place before it, the check sees that too.
+    if (this.verify !== undefined && !(await this.verify())) {
+      this.invalidated = true;
+      return 0;
+    }
     this.pos += n;
     const total = this.carry + n;
     let lineStart = 0;

@@ -12,8 +12,8 @@ import {
   type RecordSource,
   type ShippableRecord,
 } from '../parse/kubearmor-record.js';
-import type { ByteSource } from './byte-source.js';
-import type { FileIdentity } from './file-identity.js';
+import { type ByteSource, readHead } from './byte-source.js';
+import { type FileIdentity, hashHead } from './file-identity.js';
 import { LineReader, type LineSink } from './line-reader.js';
 
 /** Receives every record; acknowledges it later with `file.ack(record.start)`. */
@@ -53,10 +53,10 @@ export class TailedFile implements LineSink, RuntimeEventSink {
 
   constructor(
     readonly key: string,
-    readonly identity: FileIdentity,
-    readonly source: ByteSource,
+    public identity: FileIdentity,
+    public source: ByteSource,
     /** Real path, and the path it was found under (a symlink, or the same). */
-    readonly realPath: string,
+    public realPath: string,
     public path: string,
     /** Rotation order within its directory: older files are read first. */
     readonly order: number,
@@ -79,6 +79,17 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       bufferBytes: options.bufferBytes,
       maxLineBytes: options.maxEventBytes + 64 * 1024,
     });
+    if (!source.compressed) this.reader.verify = () => this.headUnchanged();
+  }
+
+  /** The file still begins with the bytes it was identified by (copy-truncate replaces them). */
+  async headUnchanged(): Promise<boolean> {
+    try {
+      const head = await readHead(this.source, this.identity.fingerprintBytes);
+      return head.length === this.identity.fingerprintBytes && hashHead(head) === this.identity.fingerprint;
+    } catch {
+      return true; // an unreadable head is an I/O problem, not a replacement
+    }
   }
 
   get dir(): string {
@@ -97,6 +108,22 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     for (const flag of record.flags) this.counters.inc('record_flags', flag);
     this.acks.add(record.start);
     this.consumer.onRecord(this, record);
+  }
+
+  /**
+   * The same content now lives in another file (a copy-truncate's copy): continue reading there,
+   * at the same offsets, under the same key, so ids and checkpoints carry on.
+   */
+  moveTo(source: ByteSource, dev: number, ino: number, realPath: string): void {
+    void this.source.close();
+    this.source = source;
+    this.reader.source = source;
+    this.reader.invalidated = false;
+    this.reader.verify = source.compressed ? undefined : () => this.headUnchanged();
+    this.identity = { ...this.identity, dev, ino };
+    this.realPath = realPath;
+    this.current = false;
+    this.atEnd = false;
   }
 
   ack(start: number): void {

@@ -18,10 +18,10 @@ import type { Counters } from '../metrics/counters.js';
 import type { RecordOptions } from '../parse/kubearmor-record.js';
 import { type ByteSource, GzipFileSource, PlainFileSource, readHead } from './byte-source.js';
 import {
+  contentKey,
   FINGERPRINT_MAX_BYTES,
   type FileIdentity,
   hashHead,
-  identityKey,
   makeIdentity,
 } from './file-identity.js';
 import { type RecordConsumer, TailedFile } from './tailed-file.js';
@@ -54,6 +54,8 @@ export class Tailer {
   private readonly released = new Map<string, FileCheckpoint>();
   private readonly hadCheckpoints: boolean;
   private scans = 0;
+  /** Content of current files a scan is about to resume (see scan). */
+  private resuming = new Set<string>();
   private orderSeq = 0;
   private readonly now: () => number;
 
@@ -90,6 +92,15 @@ export class Tailer {
     const found = await this.discovery.scan();
     const seen = new Set<TailedFile>();
     const fresh: { d: DiscoveredFile; source: PlainFileSource; identity: FileIdentity }[] = [];
+    const rotatedDirs = new Map<string, string>();
+    // Current files are tracked after the rotated files recovered below: older files go first.
+    const resumed: {
+      d: DiscoveredFile;
+      source: PlainFileSource;
+      identity: FileIdentity;
+      key: string;
+      start: number;
+    }[] = [];
     for (const d of found) {
       const known = this.byInode.get(`${d.dev}:${d.ino}`);
       if (known !== undefined) {
@@ -97,6 +108,10 @@ export class Tailer {
         seen.add(known);
         continue;
       }
+      // A new inode at a known file's path: the known file rotated. Anything rotated after it
+      // (several rotations between two scans, or while we were stopped) is looked for below.
+      if (this.knowsDirectory(dirname(d.realPath)))
+        rotatedDirs.set(dirname(d.realPath), basename(d.realPath));
       const opened = await this.openAndIdentify(d.realPath, d.dev, d.ino);
       if (opened === undefined) continue; // no complete first line yet: next scan
       const entry = this.takeCheckpoint(opened.identity);
@@ -108,34 +123,49 @@ export class Tailer {
           this.counters.inc('truncations');
           start = 0;
         }
-        seen.add(
-          this.track(entry.key, opened.identity, opened.source, d.realPath, d.path, start, d.size, true),
-        );
+        resumed.push({ d, source: opened.source, identity: opened.identity, key: entry.key, start });
       } else {
         fresh.push({ d, source: opened.source, identity: opened.identity });
       }
     }
     // Checkpointed files not found where they were: finish them (and what rotated after them) first.
+    this.resuming = new Set(resumed.map((r) => contentKey(dirname(r.d.realPath), r.identity.fingerprint)));
     if (this.unmatched.size > 0) {
-      for (const entry of [...this.unmatched.values()]) await this.recover(entry);
+      const dirs = new Set([...this.unmatched.values()].map((c) => dirname(c.path)));
+      for (const dir of dirs) await this.recoverDirectory(dir);
+    }
+    for (const [dir, name] of rotatedDirs) await this.adoptSiblings(dir, name, false);
+    this.resuming.clear();
+    for (const r of resumed) {
+      seen.add(this.track(r.key, r.identity, r.source, r.d.realPath, r.d.path, r.start, r.d.size, true));
     }
     const startAtEnd = this.scans === 0 && !this.hadCheckpoints && this.options.startAt === 'end';
     for (const { d, source, identity } of fresh) {
       // A directory we know nothing of (a new pod, or the first start): its history, the files
       // rotated before we saw it, comes first.
       if (!startAtEnd && !this.knowsDirectory(dirname(d.realPath))) {
-        for (const older of await rotatedSiblings(dirname(d.realPath), basename(d.realPath))) {
-          await this.trackUnseenSibling(older);
-        }
+        await this.adoptSiblings(dirname(d.realPath), basename(d.realPath), true);
       }
       const start = startAtEnd ? await lastLineEnd(source, d.size) : 0;
       seen.add(
-        this.track(this.uniqueKey(identity), identity, source, d.realPath, d.path, start, d.size, true),
+        this.track(
+          this.uniqueKey(identity, d.realPath),
+          identity,
+          source,
+          d.realPath,
+          d.path,
+          start,
+          d.size,
+          true,
+        ),
       );
     }
     for (const f of this.files.values()) {
       if (f.current && !seen.has(f)) {
         f.current = false;
+        // Read it once more before a newer file of its directory may start: lines written just
+        // before the rotation must come first.
+        f.atEnd = false;
         this.counters.inc('rotations');
       }
     }
@@ -155,7 +185,9 @@ export class Tailer {
       } catch {
         n = 0; // an I/O error reads as the end; maintain() decides what it means
       }
-      if (n === 0) {
+      if (f.reader.invalidated) {
+        await this.truncated(f);
+      } else if (n === 0) {
         f.atEnd = true;
         f.atEndSince = this.now();
       } else {
@@ -178,8 +210,10 @@ export class Tailer {
         if (f.finished) this.forget(f);
         continue;
       }
-      if (!f.atEnd) continue;
+      // Files being read are checked by each read; files waiting for their turn are checked here.
+      if (!f.atEnd && this.isTurnOf(f)) continue;
       if (f.source.compressed) {
+        if (!f.atEnd) continue;
         this.release(f);
         changed = true;
         continue;
@@ -192,11 +226,16 @@ export class Tailer {
         changed = true;
         continue;
       }
-      if (size < f.reader.position) {
-        this.truncated(f, size);
+      // Shorter than where we are, or than the head that identified it, or the head changed:
+      // the content was replaced in place.
+      if (size < f.reader.position || size < f.identity.fingerprintBytes) {
+        await this.truncated(f);
         changed = true;
+      } else if (!f.atEnd) {
+        // waiting for its turn and intact
       } else if (size > f.reader.position) {
-        f.size = size;
+        if (await f.headUnchanged()) f.size = size;
+        else await this.truncated(f);
         f.atEnd = false;
         changed = true;
       } else if (!f.current && (drain || this.now() - f.atEndSince >= this.options.rotateWaitMs)) {
@@ -295,16 +334,42 @@ export class Tailer {
     if (!f.retired) this.released.set(f.key, f.checkpoint(new Date(this.now()).toISOString()));
   }
 
-  /** Copy-truncate: the rest of the old content is lost; the inode is read anew from byte 0. */
-  private truncated(f: TailedFile, newSize: number): void {
+  /**
+   * The file shrank below the read position: copy-truncate. If the copy sits beside it (same head,
+   * long enough), reading continues in the copy; otherwise what was not read yet is lost, and
+   * counted. Either way the next scan reads the truncated file's new content from byte 0.
+   */
+  private async truncated(f: TailedFile): Promise<void> {
+    this.counters.inc('truncations');
+    this.byInode.delete(`${f.identity.dev}:${f.identity.ino}`);
+    for (const path of await rotatedSiblings(f.dir, currentName(basename(f.realPath)))) {
+      let st: Awaited<ReturnType<typeof stat>>;
+      try {
+        st = await stat(path);
+      } catch {
+        continue;
+      }
+      const compressed = path.endsWith('.gz');
+      if (!compressed && (st.size < f.reader.position || this.byInode.has(`${st.dev}:${st.ino}`))) continue;
+      let source: ByteSource;
+      try {
+        source = compressed ? new GzipFileSource(path) : await PlainFileSource.open(path);
+      } catch {
+        continue;
+      }
+      const head = await readHead(source, f.identity.fingerprintBytes).catch(() => Buffer.alloc(0));
+      if (head.length === f.identity.fingerprintBytes && hashHead(head) === f.identity.fingerprint) {
+        f.moveTo(source, st.dev, st.ino, path);
+        if (!compressed) this.byInode.set(`${st.dev}:${st.ino}`, f);
+        return;
+      }
+      await source.close();
+    }
     const lost = Math.max(0, f.size - f.reader.position) + f.reader.pendingBytes;
     this.counters.inc('bytes_lost', 'truncated', lost);
-    this.counters.inc('truncations');
     f.retired = true;
     f.closed = true;
-    this.byInode.delete(`${f.identity.dev}:${f.identity.ino}`);
     void f.source.close();
-    void newSize; // the next scan identifies the new content (once it has a first line)
   }
 
   private async openAndIdentify(
@@ -349,9 +414,9 @@ export class Tailer {
     return best;
   }
 
-  /** A key not used by any file we know (a copy-truncated file can repeat its first line). */
-  private uniqueKey(identity: FileIdentity): string {
-    const base = identityKey(identity.dev, identity.ino, identity.fingerprint);
+  /** The content key, made unique if another file we know begins with the very same line. */
+  private uniqueKey(identity: FileIdentity, path: string): string {
+    const base = contentKey(dirname(path), identity.fingerprint);
     let key = base;
     for (let n = 2; this.files.has(key) || this.released.has(key) || this.unmatched.has(key); n++)
       key = `${base}~${n}`;
@@ -359,70 +424,101 @@ export class Tailer {
   }
 
   /**
-   * A checkpointed file that no glob match led to: find it by identity at its old path or among
-   * its rotated siblings (plain or gzipped), resume it, and read the siblings rotated after it.
+   * Checkpointed files of this directory that no glob match led to (rotated, compressed or copied
+   * while we were stopped): find each by its content among the rotated siblings, oldest first,
+   * resume it at its offset, and read whole the siblings rotated after it.
    */
-  private async recover(entry: FileCheckpoint): Promise<void> {
-    this.unmatched.delete(entry.key);
-    const dir = dirname(entry.path);
-    const siblings = await rotatedSiblings(dir, currentName(basename(entry.path)));
-    const candidates = [entry.path, ...siblings.filter((s) => s !== entry.path)];
-    for (const path of candidates) {
-      const source = await this.openIfSameContent(path, entry);
-      if (source === undefined) continue;
-      const identity: FileIdentity = {
-        dev: entry.dev,
-        ino: entry.ino,
-        fingerprint: entry.fingerprint,
-        fingerprintBytes: entry.fingerprintBytes,
-        key: entry.key,
-      };
-      this.track(entry.key, identity, source, path, path, entry.offset, entry.size, false);
-      // Rotated after it and never seen: read whole, in rotation order, before the current file.
-      const at = siblings.indexOf(path);
-      for (const newer of at >= 0 ? siblings.slice(at + 1) : []) await this.trackUnseenSibling(newer);
-      return;
+  private async recoverDirectory(dir: string): Promise<void> {
+    const entries = [...this.unmatched.values()].filter((c) => dirname(c.path) === dir);
+    const names = new Set(entries.map((c) => currentName(basename(c.path))));
+    for (const name of names) await this.adoptSiblings(dir, name, false);
+    // Not among the siblings: maybe still at its own path, outside the globs now.
+    for (const entry of entries) {
+      if (!this.unmatched.has(entry.key)) continue;
+      if (!(await this.adopt(entry.path, entry.fingerprint))) {
+        this.unmatched.delete(entry.key);
+        this.counters.inc('bytes_lost', 'missing_after_restart', Math.max(0, entry.size - entry.offset));
+      }
     }
-    this.counters.inc('bytes_lost', 'missing_after_restart', Math.max(0, entry.size - entry.offset));
   }
 
-  /** A rotated file never read: tracked from its beginning (gzipped ones decompressed). */
-  private async trackUnseenSibling(path: string): Promise<void> {
-    if (path.endsWith('.gz')) {
-      const gz = new GzipFileSource(path);
-      const head = await readHead(gz, FINGERPRINT_MAX_BYTES);
-      let st: Awaited<ReturnType<typeof stat>>;
-      try {
-        st = await stat(path);
-      } catch {
-        await gz.close();
-        return;
-      }
-      const identity = makeIdentity(st.dev, st.ino, head);
-      if (identity === undefined || this.knownContent(identity.fingerprint, dirname(path))) {
-        await gz.close();
-        return;
-      }
-      this.track(this.uniqueKey(identity), identity, gz, path, path, 0, st.size, false);
-      return;
+  /**
+   * Walks the rotated siblings of `<dir>/<name>`, oldest first. A sibling with a checkpoint resumes
+   * there; one without is read whole once an older one resumed (or from the first, with `all`).
+   */
+  private async adoptSiblings(dir: string, name: string, all: boolean): Promise<void> {
+    let started = all;
+    for (const path of await rotatedSiblings(dir, name)) {
+      const outcome = await this.adopt(path, undefined, started);
+      if (outcome === 'resumed' || outcome === 'known') started = true;
     }
+  }
+
+  /**
+   * Looks at one file by content. With `fingerprint`, only a file with that head is taken. A file
+   * whose content is being read, or was read and let go, is left alone; one with an unmatched
+   * checkpoint resumes there; another is read from byte 0 if `fromStart`.
+   */
+  private async adopt(
+    path: string,
+    fingerprint?: string,
+    fromStart = false,
+  ): Promise<'resumed' | 'started' | 'known' | false> {
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(path);
     } catch {
-      return;
+      return false;
     }
-    if (this.byInode.has(`${st.dev}:${st.ino}`)) return;
-    const opened = await this.openAndIdentify(path, st.dev, st.ino);
-    if (opened === undefined) return;
-    const entry = this.takeCheckpoint(opened.identity);
+    const compressed = path.endsWith('.gz');
+    const tracked = compressed ? undefined : this.byInode.get(`${st.dev}:${st.ino}`);
+    if (tracked !== undefined) {
+      if (await tracked.headUnchanged()) return 'known';
+      // The inode we follow got new content in place: move on to where the old content went.
+      await this.truncated(tracked);
+    }
+    let source: ByteSource;
+    try {
+      source = compressed ? new GzipFileSource(path) : await PlainFileSource.open(path);
+    } catch {
+      return false;
+    }
+    const identity = makeIdentity(
+      st.dev,
+      st.ino,
+      await readHead(source, FINGERPRINT_MAX_BYTES).catch(() => Buffer.alloc(0)),
+    );
+    const dir = dirname(path);
+    if (identity === undefined || (fingerprint !== undefined && identity.fingerprint !== fingerprint)) {
+      await source.close();
+      return false;
+    }
+    if (this.resuming.has(contentKey(dir, identity.fingerprint))) {
+      await source.close();
+      return 'known';
+    }
+    for (const f of this.files.values()) {
+      if (f.dir === dir && f.identity.fingerprint === identity.fingerprint) {
+        await source.close();
+        return 'known';
+      }
+    }
+    const entry = this.takeContent(dir, identity.fingerprint);
     if (entry?.released) {
-      await opened.source.close();
+      await source.close();
       this.released.set(entry.key, entry);
-      return;
+      return 'known';
     }
-    const key = entry?.key ?? this.uniqueKey(opened.identity);
-    this.track(key, opened.identity, opened.source, path, path, entry?.offset ?? 0, st.size, false);
+    if (entry !== undefined) {
+      this.track(entry.key, identity, source, path, path, entry.offset, Math.max(entry.size, st.size), false);
+      return 'resumed';
+    }
+    if (!fromStart) {
+      await source.close();
+      return false;
+    }
+    this.track(this.uniqueKey(identity, path), identity, source, path, path, 0, st.size, false);
+    return 'started';
   }
 
   /** Some file of this directory is tracked or checkpointed. */
@@ -433,34 +529,16 @@ export class Tailer {
     return false;
   }
 
-  /** Content with this head was already read from this directory (before it was compressed). */
-  private knownContent(fingerprint: string, dir: string): boolean {
-    for (const f of this.files.values())
-      if (f.identity.fingerprint === fingerprint && f.dir === dir) return true;
-    for (const c of this.released.values())
-      if (c.fingerprint === fingerprint && dirname(c.path) === dir) return true;
-    return false;
-  }
-
-  private async openIfSameContent(path: string, entry: FileCheckpoint): Promise<ByteSource | undefined> {
-    if (path.endsWith('.gz')) {
-      const gz = new GzipFileSource(path);
-      const head = await readHead(gz, entry.fingerprintBytes);
-      if (head.length === entry.fingerprintBytes && hashHead(head) === entry.fingerprint) return gz;
-      await gz.close();
-      return undefined;
+  /** The checkpoint (unmatched or released) of this content, taken out of its set. */
+  private takeContent(dir: string, fingerprint: string): FileCheckpoint | undefined {
+    for (const set of [this.unmatched, this.released]) {
+      for (const c of set.values()) {
+        if (c.fingerprint === fingerprint && dirname(c.path) === dir) {
+          set.delete(c.key);
+          return c;
+        }
+      }
     }
-    let st: Awaited<ReturnType<typeof stat>>;
-    try {
-      st = await stat(path);
-    } catch {
-      return undefined;
-    }
-    if (st.dev !== entry.dev || st.ino !== entry.ino || this.byInode.has(`${st.dev}:${st.ino}`))
-      return undefined;
-    const opened = await this.openAndIdentify(path, st.dev, st.ino);
-    if (opened?.identity.fingerprint === entry.fingerprint) return opened.source;
-    await opened?.source.close();
     return undefined;
   }
 }

@@ -1,0 +1,398 @@
+// Model-based test of the tailer: random sequences of appends (whole lines, split P…F events,
+// over-long lines, half-written lines), kubelet rotations (rename + gzip of older files),
+// copy-truncates, acknowledgements, clean restarts and crash restarts from an older checkpoint,
+// all checked against a simple model of what was written where. Every complete line must be
+// delivered with one id that no other line has, at its byte offset, in order per container; a
+// line acknowledged before a clean restart is never delivered again; no byte is reported lost.
+import assert from 'node:assert/strict';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
+import { Random } from '../generate/relay-records.js';
+import { Counters } from '../metrics/counters.js';
+import type { ShippableRecord } from '../parse/kubearmor-record.js';
+import type { RecordConsumer, TailedFile } from './tailed-file.js';
+import { Tailer } from './tailer.js';
+
+const MAX_EVENT_BYTES = 2048;
+
+interface Written {
+  seq: number;
+  container: number;
+  /** Serial of the content (file) it went to, and its byte range there. */
+  content: number;
+  start: number;
+  end: number;
+}
+
+interface Delivery {
+  id: string;
+  seq: number;
+  start: number;
+  path: string;
+}
+
+class Container {
+  readonly dir: string;
+  readonly current: string;
+  /** Serial of the content now in `current`, and its size. */
+  contentSerial: number;
+  size = 0;
+  rotatedNames: string[] = [];
+  /** The rest of a half-written line, written when the next append comes. */
+  rest: Buffer | undefined;
+  restSeq = 0;
+
+  constructor(
+    root: string,
+    readonly index: number,
+    serial: number,
+  ) {
+    this.dir = join(root, 'pods', `ns_pod${index}_uid${index}`, 'ctr');
+    mkdirSync(this.dir, { recursive: true });
+    this.current = join(this.dir, '0.log');
+    writeFileSync(this.current, '');
+    symlinkSync(this.current, join(root, 'containers', `pod${index}_ns_ctr-${index}.log`));
+    this.contentSerial = serial;
+  }
+}
+
+class ModelConsumer implements RecordConsumer {
+  deliveries: Delivery[] = [];
+  pending: { file: TailedFile; record: ShippableRecord }[] = [];
+  /** Ids acknowledged and then saved by a clean restart: must never come again. */
+  settled = new Set<string>();
+  ackedIds = new Set<string>();
+  /** Settled ids that were delivered again. */
+  redelivered: string[] = [];
+  /** Operations and deliveries, shown when an assertion fails. */
+  trace: string[] = [];
+
+  constructor(private readonly rnd: Random) {}
+
+  onRecord(file: TailedFile, record: ShippableRecord): void {
+    const seq = seqOf(record);
+    if (this.settled.has(record.id)) this.redelivered.push(record.id);
+    this.trace.push(
+      `deliver ${seq} ${record.id} ${file.realPath.split('/').slice(-3).join('/')} @${record.start}`,
+    );
+    this.deliveries.push({ id: record.id, seq, start: record.start, path: file.realPath });
+    this.pending.push({ file, record });
+  }
+
+  hasCapacity(): boolean {
+    return this.pending.length < 40;
+  }
+
+  async waitForCapacity(): Promise<void> {
+    this.ackSome(1);
+  }
+
+  ackSome(fraction: number): void {
+    const keep: typeof this.pending = [];
+    for (const p of this.pending) {
+      if (this.rnd.next() < fraction) {
+        p.file.ack(p.record.start);
+        this.ackedIds.add(p.record.id);
+      } else keep.push(p);
+    }
+    this.pending = keep;
+  }
+}
+
+function seqOf(record: ShippableRecord): number {
+  const seq = record.document.Seq;
+  if (typeof seq === 'number') return seq;
+  const m = /"Seq":(\d+)/.exec(String(record.document.message ?? ''));
+  return m ? Number(m[1]) : -1;
+}
+
+async function runModel(seed: number, steps: number): Promise<void> {
+  const rnd = new Random(seed);
+  const root = await mkdtemp(join(tmpdir(), `tail-model-${seed}-`));
+  mkdirSync(join(root, 'containers'));
+  let serial = 0;
+  const containers = [new Container(root, 0, serial++), new Container(root, 1, serial++)];
+  const written: Written[] = [];
+  let seq = 0;
+  let clock = 1_000_000;
+  const counters = new Counters();
+  const consumer = new ModelConsumer(rnd);
+
+  const newTailer = (checkpoints: FileCheckpoint[]) =>
+    new Tailer(
+      {
+        includes: [join(root, 'containers', '*.log')],
+        excludes: [],
+        startAt: 'beginning',
+        nodeName: 'node',
+        record: { indexPrefix: 'kubearmor' },
+        maxEventBytes: MAX_EVENT_BYTES,
+        bufferBytes: 64 + rnd.int(0, 512),
+        rotateWaitMs: 1000,
+        releasedRetentionMs: 3600_000,
+        now: () => clock,
+      },
+      consumer,
+      counters,
+      checkpoints,
+    );
+  let tailer = newTailer([]);
+  const snapshots: FileCheckpoint[][] = [];
+
+  const line = (kind: 'plain' | 'stderr' | 'split' | 'long'): Buffer => {
+    const n = seq++;
+    const time = `2024-01-01T00:00:00.${String(n).padStart(9, '0')}Z`;
+    const pad = 'ab✓é'.repeat(rnd.int(0, kind === 'long' ? 1200 : 40));
+    if (kind === 'stderr')
+      return Buffer.from(`${time} stderr F {"level":"info","Seq":${n},"msg":"${pad}"}\n`);
+    const json = Buffer.from(`{"Timestamp":1704067200,"Type":"ContainerLog","Seq":${n},"Pad":"${pad}"}`);
+    if (kind !== 'split') return Buffer.concat([Buffer.from(`${time} stdout F `), json, Buffer.from('\n')]);
+    const parts: Buffer[] = [];
+    for (let at = 0; at < json.length; at += 37) {
+      const flag = at + 37 >= json.length ? 'F' : 'P';
+      parts.push(Buffer.from(`${time} stdout ${flag} `), json.subarray(at, at + 37), Buffer.from('\n'));
+    }
+    return Buffer.concat(parts);
+  };
+
+  const record = (c: Container, bytes: Buffer, n: number) => {
+    written.push({
+      seq: n,
+      container: c.index,
+      content: c.contentSerial,
+      start: c.size,
+      end: c.size + bytes.length,
+    });
+    c.size += bytes.length;
+  };
+
+  const finishHalfLine = (c: Container) => {
+    if (c.rest === undefined) return;
+    appendFileSync(c.current, c.rest);
+    c.rest = undefined;
+  };
+
+  const append = (c: Container) => {
+    // The half-written line was recorded whole when its first half was written.
+    finishHalfLine(c);
+    const count = rnd.int(1, 12);
+    for (let i = 0; i < count; i++) {
+      const kind = rnd.weighted<'plain' | 'stderr' | 'split' | 'long'>([
+        ['plain', 85],
+        ['stderr', 5],
+        ['split', 7],
+        ['long', 3],
+      ]);
+      const n = seq;
+      const bytes = line(kind);
+      appendFileSync(c.current, bytes);
+      record(c, bytes, n);
+    }
+  };
+
+  const halfLine = (c: Container) => {
+    if (c.rest !== undefined) return;
+    const n = seq;
+    const bytes = line('plain');
+    const cut = rnd.int(1, bytes.length - 1);
+    appendFileSync(c.current, bytes.subarray(0, cut));
+    c.rest = bytes.subarray(cut);
+    c.restSeq = n;
+    record(c, bytes, n);
+  };
+
+  const rotate = (c: Container) => {
+    finishHalfLine(c);
+    const name = `${c.current}.2024010${c.index}-${String(c.rotatedNames.length).padStart(6, '0')}`;
+    renameSync(c.current, name);
+    writeFileSync(c.current, '');
+    c.rotatedNames.push(name);
+    // kubelet compresses every rotated file but the newest.
+    c.rotatedNames = c.rotatedNames.map((r, i) => {
+      if (i === c.rotatedNames.length - 1 || r.endsWith('.gz')) return r;
+      writeFileSync(`${r}.gz`, gzipSync(readFileSync(r)));
+      unlinkSync(r);
+      return `${r}.gz`;
+    });
+    c.contentSerial = serial++;
+    c.size = 0;
+  };
+
+  const copyTruncate = (c: Container) => {
+    finishHalfLine(c);
+    // Same naming as rotation: one directory never mixes two rotation schemes in practice.
+    const name = `${c.current}.2024010${c.index}-${String(c.rotatedNames.length).padStart(6, '0')}`;
+    copyFileSync(c.current, name);
+    truncateSync(c.current, 0);
+    c.rotatedNames.push(name);
+    c.contentSerial = serial++;
+    c.size = 0;
+  };
+
+  const work = async (turns: number) => {
+    for (let i = 0; i < turns; i++) {
+      if (rnd.next() < 0.3) await tailer.scan();
+      await tailer.readTurn();
+      clock += 300;
+      await tailer.maintain(false);
+    }
+  };
+
+  const restart = async (crash: boolean) => {
+    let checkpoints: FileCheckpoint[];
+    if (crash && snapshots.length > 0) {
+      checkpoints = snapshots[Math.max(0, snapshots.length - 1 - rnd.int(0, 3))] as FileCheckpoint[];
+    } else {
+      // A clean stop waits for what is in flight, then saves: nothing delivered comes again.
+      consumer.ackSome(1);
+      checkpoints = tailer.checkpoints();
+      for (const id of consumer.ackedIds) consumer.settled.add(id);
+    }
+    await tailer.close();
+    consumer.pending = [];
+    // Acknowledged since the last restart; a crash forgets them (they may come again).
+    consumer.ackedIds.clear();
+    // What is on disk now is the newest checkpoint a later crash can fall back to.
+    snapshots.length = 0;
+    snapshots.push(checkpoints);
+    tailer = newTailer(JSON.parse(JSON.stringify(checkpoints)) as FileCheckpoint[]);
+  };
+
+  try {
+    for (let step = 0; step < steps; step++) {
+      const c = rnd.pick(containers);
+      const op = rnd.weighted<string>([
+        ['append', 30],
+        ['half', 5],
+        ['rotate', 6],
+        ['copytruncate', 3],
+        ['work', 30],
+        ['ack', 15],
+        ['restart', 3],
+        ['crash', 3],
+      ]);
+      consumer.trace.push(`${op} c${c.index} (content ${c.contentSerial})`);
+      switch (op) {
+        case 'append':
+          append(c);
+          break;
+        case 'half':
+          halfLine(c);
+          break;
+        case 'rotate':
+          rotate(c);
+          break;
+        case 'copytruncate':
+          copyTruncate(c);
+          break;
+        case 'work':
+          await work(rnd.int(1, 4));
+          break;
+        case 'ack':
+          consumer.ackSome(rnd.next());
+          break;
+        case 'restart':
+          await restart(false);
+          break;
+        case 'crash':
+          await restart(true);
+          break;
+      }
+      snapshots.push(tailer.checkpoints());
+      if (snapshots.length > 8) snapshots.shift();
+    }
+    for (const c of containers) finishHalfLine(c);
+    // Drain: read everything, acknowledging as we go.
+    for (let i = 0; i < 10_000; i++) {
+      await tailer.scan();
+      const read = await tailer.readTurn();
+      consumer.ackSome(1);
+      clock += 2000;
+      const changed = await tailer.maintain(false);
+      if (read === 0 && !changed && tailer.idle && i > 3) break;
+    }
+    await tailer.close();
+    try {
+      verify(seed, written, consumer, counters);
+    } catch (err) {
+      // The last operations and deliveries, to see what led there (TAIL_MODEL_SEED=n replays it).
+      (err as Error).message += `\n--- last steps (seed ${seed}):\n${consumer.trace.slice(-60).join('\n')}`;
+      throw err;
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function verify(seed: number, written: Written[], consumer: ModelConsumer, counters: Counters): void {
+  // Every written line delivered, under one id no other line has, at its offset.
+  const idsBySeq = new Map<number, Set<string>>();
+  const seqById = new Map<string, number>();
+  for (const d of consumer.deliveries) {
+    assert.ok(d.seq >= 0, `a record with no sequence number: ${JSON.stringify(d)}`);
+    const ids = idsBySeq.get(d.seq) ?? new Set<string>();
+    ids.add(d.id);
+    idsBySeq.set(d.seq, ids);
+    const other = seqById.get(d.id);
+    assert.ok(other === undefined || other === d.seq, `id ${d.id} given to lines ${other} and ${d.seq}`);
+    seqById.set(d.id, d.seq);
+  }
+  for (const w of written) {
+    const ids = idsBySeq.get(w.seq);
+    assert.ok(ids !== undefined, `line ${w.seq} (container ${w.container}) never delivered (seed ${seed})`);
+    assert.equal(ids.size, 1, `line ${w.seq} delivered under ${ids.size} ids (seed ${seed})`);
+  }
+  assert.equal(idsBySeq.size, written.length, `delivered lines that were never written (seed ${seed})`);
+  const firstDelivery = new Map<number, Delivery>();
+  for (const d of consumer.deliveries) if (!firstDelivery.has(d.seq)) firstDelivery.set(d.seq, d);
+  for (const w of written) {
+    assert.equal(firstDelivery.get(w.seq)?.start, w.start, `offset of line ${w.seq} (seed ${seed})`);
+  }
+
+  // Settled lines (acknowledged, then a clean restart) never come again.
+  assert.deepEqual(
+    consumer.redelivered,
+    [],
+    `acknowledged lines delivered again after a clean restart (seed ${seed})`,
+  );
+
+  // In order per container (first deliveries).
+  const last = new Map<number, number>();
+  const byContainer = new Map(written.map((w) => [w.seq, w.container]));
+  for (const d of firstDelivery.values()) {
+    const container = byContainer.get(d.seq) as number;
+    const before = last.get(container) ?? -1;
+    assert.ok(
+      before < d.seq,
+      `line ${d.seq} of container ${container} came after line ${before} (seed ${seed})`,
+    );
+    last.set(container, d.seq);
+  }
+  for (const [reason, bytes] of Object.entries(counters.byLabel('bytes_lost'))) {
+    assert.equal(bytes, 0, `${bytes} bytes lost (${reason}) (seed ${seed})`);
+  }
+}
+
+test('tailer against a model: random writes, rotations, truncations, restarts', async () => {
+  // TAIL_MODEL_SEED=n replays one seed; TAIL_MODEL_SEEDS=n runs seeds 1…n. Seeds that once found
+  // a bug stay in the list.
+  const one = process.env.TAIL_MODEL_SEED;
+  const count = Number(process.env.TAIL_MODEL_SEEDS ?? 30);
+  const seeds = one ? [Number(one)] : [...Array.from({ length: count }, (_, i) => i + 1), 53, 95];
+  for (const seed of seeds) await runModel(seed, 160);
+});
