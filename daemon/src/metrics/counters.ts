@@ -19,6 +19,7 @@ export class Counters {
   private readonly values = new Map<string, number>();
 
   inc(name: CounterName, label = '', by = 1): void {
+    if (by === 0) return;
     const key = label === '' ? name : `${name}\u0000${label}`;
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { FileDiscovery } from './file-discovery.js';
+import { pathRegExp, segmentRegExp } from './glob.js';
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'discover-'));
+  const pod = join(root, 'pods', 'kubearmor_kubearmor-relay-abc_uid', 'kubearmor-relay-server');
+  mkdirSync(pod, { recursive: true });
+  mkdirSync(join(root, 'containers'));
+  writeFileSync(join(pod, '0.log'), 'x\n');
+  writeFileSync(join(pod, '0.log.20240101-000000.gz'), 'x');
+  symlinkSync(
+    join(pod, '0.log'),
+    join(root, 'containers', 'kubearmor-relay-abc_kubearmor_kubearmor-relay-server-1.log'),
+  );
+  symlinkSync(join(pod, '0.log'), join(root, 'containers', 'kubearmor-relay-abc_kubearmor_other-2.log'));
+  symlinkSync(join(root, 'gone.log'), join(root, 'containers', 'kubearmor-relay-dangling.log'));
+  writeFileSync(join(root, 'containers', 'nginx_default_nginx-3.log'), 'y\n');
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('segment and path patterns', () => {
+  assert.ok(segmentRegExp('kubearmor-relay-*.log').test('kubearmor-relay-6b9d8c7f5-x2x4k_kubearmor_x-1.log'));
+  assert.ok(!segmentRegExp('kubearmor-relay-*.log').test('kubearmor-relay-x.log.1'));
+  assert.ok(segmentRegExp('?.log').test('0.log'));
+  assert.ok(segmentRegExp('[0-9].log').test('7.log'));
+  assert.ok(!segmentRegExp('[!0-9].log').test('7.log'));
+  assert.ok(segmentRegExp('a+b(c).log').test('a+b(c).log'));
+  assert.ok(pathRegExp('/var/log/**').test('/var/log/pods/a/b/0.log'));
+  assert.ok(pathRegExp('/var/**/0.log').test('/var/log/pods/a/0.log'));
+  assert.ok(!pathRegExp('/var/*/0.log').test('/var/log/pods/0.log'));
+});
+
+test('symlinks are followed; one file found once; dangling links and .gz files skipped', async () => {
+  const found = await new FileDiscovery([join(root, 'containers', 'kubearmor-relay-*.log')], []).scan();
+  assert.equal(found.length, 1);
+  assert.equal(
+    found[0]?.path,
+    join(root, 'containers', 'kubearmor-relay-abc_kubearmor_kubearmor-relay-server-1.log'),
+  );
+  assert.match(found[0]?.realPath ?? '', /kubearmor-relay-server\/0\.log$/);
+  const all = await new FileDiscovery([join(root, '**', '*')], []).scan();
+  assert.ok(all.every((f) => !f.realPath.endsWith('.gz')));
+});
+
+test('several include globs and excludes', async () => {
+  const found = await new FileDiscovery(
+    [join(root, 'containers', 'kubearmor-relay-*.log'), join(root, 'containers', 'nginx_*.log')],
+    [join(root, 'containers', 'nginx_*')],
+  ).scan();
+  assert.deepEqual(
+    found.map((f) => f.realPath.endsWith('0.log')),
+    [true],
+  );
+  assert.throws(() => new FileDiscovery(['relative/*.log'], []), /absolute/);
+});

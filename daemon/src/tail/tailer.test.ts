@@ -1,0 +1,302 @@
+import assert from 'node:assert/strict';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
+import { Counters } from '../metrics/counters.js';
+import type { ShippableRecord } from '../parse/kubearmor-record.js';
+import { tailOnce } from '../run/tail-once.js';
+import type { RecordConsumer, TailedFile } from './tailed-file.js';
+import { Tailer, type TailerOptions } from './tailer.js';
+
+/** Acknowledges everything at once, like the dry-run output. */
+class Collector implements RecordConsumer {
+  records: ShippableRecord[] = [];
+  onRecord(file: TailedFile, record: ShippableRecord): void {
+    this.records.push(record);
+    file.ack(record.start);
+  }
+  hasCapacity(): boolean {
+    return true;
+  }
+  async waitForCapacity(): Promise<void> {}
+  seqs(): number[] {
+    return this.records.map((r) => Number(r.document.Seq ?? -1));
+  }
+}
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tailer-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+let seq = 0;
+/** CRI lines with increasing sequence numbers (and times, so every file's first line differs). */
+function lines(count: number): { text: string; seqs: number[] } {
+  let text = '';
+  const seqs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = seq++;
+    seqs.push(n);
+    text += `2024-01-01T00:00:00.${String(n).padStart(9, '0')}Z stdout F {"Timestamp":1704067200,"Type":"ContainerLog","Seq":${n},"Pad":"${'x'.repeat(80)}"}\n`;
+  }
+  return { text, seqs };
+}
+
+/** A kubelet-like layout: pods/<ns>_<pod>_<uid>/<container>/0.log, symlinked from containers/. */
+function container(name: string): { dir: string; current: string; glob: string } {
+  const base = join(root, name);
+  const dir = join(base, 'pods', `ns_${name}_uid`, 'ctr');
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(base, 'containers'), { recursive: true });
+  const current = join(dir, '0.log');
+  writeFileSync(current, '');
+  symlinkSync(current, join(base, 'containers', `${name}_ns_ctr-abc.log`));
+  return { dir, current, glob: join(base, 'containers', '*.log') };
+}
+
+function options(glob: string, extra: Partial<TailerOptions> = {}): TailerOptions {
+  return {
+    includes: [glob],
+    excludes: [],
+    startAt: 'beginning',
+    nodeName: 'node-a',
+    record: { indexPrefix: 'kubearmor' },
+    maxEventBytes: 1 << 20,
+    bufferBytes: 4096,
+    rotateWaitMs: 5000,
+    releasedRetentionMs: 3600_000,
+    ...extra,
+  };
+}
+
+async function runOnce(
+  glob: string,
+  checkpoints: FileCheckpoint[],
+  extra: Partial<TailerOptions> = {},
+): Promise<{ collector: Collector; checkpoints: FileCheckpoint[]; counters: Counters }> {
+  const collector = new Collector();
+  const counters = new Counters();
+  const tailer = new Tailer(options(glob, extra), collector, counters, structuredClone(checkpoints));
+  await tailOnce(tailer);
+  await tailer.close();
+  return { collector, checkpoints: tailer.checkpoints(), counters };
+}
+
+describe('rotation', () => {
+  test('stopped during rotation: the checkpointed file is finished from its gzip, then the newer files', async () => {
+    const c = container('stopped');
+    const a = lines(60);
+    writeFileSync(c.current, a.text);
+    // First run reads part of A: a tailer with a tiny buffer, stopped after two reads.
+    const collector = new Collector();
+    const tailer = new Tailer(options(c.glob, { bufferBytes: 512 }), collector, new Counters(), []);
+    await tailer.scan();
+    await tailer.readTurn();
+    await tailer.readTurn();
+    const saved = tailer.checkpoints();
+    await tailer.close();
+    const firstSeqs = collector.seqs();
+    assert.ok(firstSeqs.length > 0 && firstSeqs.length < 60, `read ${firstSeqs.length} of 60 lines`);
+
+    // While stopped: A rotated (renamed), B written and rotated, A gzipped, C written.
+    renameSync(c.current, `${c.current}.20240101-000001`);
+    const b = lines(25);
+    writeFileSync(c.current, b.text);
+    renameSync(c.current, `${c.current}.20240101-000002`);
+    writeFileSync(`${c.current}.20240101-000001.gz`, gzipSync(readFileSync(`${c.current}.20240101-000001`)));
+    unlinkSync(`${c.current}.20240101-000001`);
+    const cc = lines(10);
+    writeFileSync(c.current, cc.text);
+
+    const second = await runOnce(c.glob, saved);
+    assert.deepEqual(second.collector.seqs(), [...a.seqs.slice(firstSeqs.length), ...b.seqs, ...cc.seqs]);
+    assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
+    // Ids continue those of the first run: the same file, whatever its name and inode now.
+    const ids = new Set([...collector.records, ...second.collector.records].map((r) => r.id));
+    assert.equal(ids.size, 60 + 25 + 10);
+    assert.equal(collector.records[0]?.id.split('-')[0], second.collector.records[0]?.id.split('-')[0]);
+  });
+
+  test('a live rotation: the old file is read to its end, then the new one from byte 0', async () => {
+    const c = container('live');
+    const a = lines(5);
+    writeFileSync(c.current, a.text);
+    const collector = new Collector();
+    let now = 0;
+    const tailer = new Tailer(
+      options(c.glob, { rotateWaitMs: 1000, now: () => now }),
+      collector,
+      new Counters(),
+      [],
+    );
+    await tailer.scan();
+    await tailer.readTurn();
+    const late = lines(3);
+    appendFileSync(c.current, late.text);
+    renameSync(c.current, `${c.current}.20240101-000001`);
+    const b = lines(4);
+    writeFileSync(c.current, b.text);
+    await tailer.scan();
+    for (let i = 0; i < 5; i++) {
+      await tailer.readTurn();
+      await tailer.maintain(false);
+    }
+    assert.deepEqual(collector.seqs(), [...a.seqs, ...late.seqs, ...b.seqs]);
+    // The rotated file stays open for the grace period, then is let go.
+    assert.equal(tailer.trackedFiles().length, 2);
+    now += 1500;
+    await tailer.maintain(false);
+    await tailer.maintain(false);
+    assert.equal(tailer.trackedFiles().length, 1);
+    await tailer.close();
+  });
+
+  test('a deleted file is read to its end, then released', async () => {
+    const c = container('deleted');
+    const a = lines(50);
+    writeFileSync(c.current, a.text);
+    const collector = new Collector();
+    const counters = new Counters();
+    const tailer = new Tailer(options(c.glob, { bufferBytes: 512 }), collector, counters, []);
+    await tailer.scan();
+    await tailer.readTurn();
+    unlinkSync(c.current);
+    await tailOnce(tailer);
+    assert.deepEqual(collector.seqs(), a.seqs);
+    assert.equal(counters.get('files_released'), 1);
+    assert.deepEqual(tailer.trackedFiles(), []);
+    await tailer.close();
+  });
+});
+
+describe('truncation', () => {
+  test('copy-truncate while stopped: the rest comes from the copy, the new content from byte 0', async () => {
+    const c = container('copytrunc');
+    const a = lines(20);
+    writeFileSync(c.current, a.text);
+    const first = await runOnce(c.glob, []);
+    const more = lines(5);
+    appendFileSync(c.current, more.text);
+    copyFileSync(c.current, `${c.current}.1`);
+    truncateSync(c.current, 0);
+    const fresh = lines(3);
+    writeFileSync(c.current, fresh.text);
+    const second = await runOnce(c.glob, first.checkpoints);
+    assert.deepEqual(second.collector.seqs(), [...more.seqs, ...fresh.seqs]);
+    assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
+  });
+
+  test('truncated with no copy: what was not read is counted as lost, the new content read from 0', async () => {
+    const c = container('trunc');
+    const a = lines(10);
+    writeFileSync(c.current, a.text);
+    const collector = new Collector();
+    const counters = new Counters();
+    const tailer = new Tailer(options(c.glob), collector, counters, []);
+    await tailOnce(tailer);
+    const unread = lines(4);
+    appendFileSync(c.current, unread.text);
+    const size = statSync(c.current).size;
+    truncateSync(c.current, 0);
+    const b = lines(2);
+    writeFileSync(c.current, b.text);
+    await tailer.maintain(true);
+    await tailOnce(tailer);
+    assert.deepEqual(collector.seqs(), [...a.seqs, ...b.seqs]);
+    assert.equal(counters.get('truncations'), 1);
+    // We had seen the file at its old size: the unread part of it is reported.
+    assert.ok(counters.get('bytes_lost', 'truncated') <= size);
+    await tailer.close();
+  });
+});
+
+describe('identity', () => {
+  test('a checkpoint whose inode now holds other content is not trusted', async () => {
+    const c = container('reuse');
+    const a = lines(3);
+    writeFileSync(c.current, a.text);
+    const st = statSync(c.current);
+    const stale: FileCheckpoint = {
+      key: 'old',
+      dev: st.dev,
+      ino: st.ino,
+      fingerprint: '0123456789abcdef',
+      fingerprintBytes: 100,
+      path: c.current,
+      offset: 150,
+      size: 400,
+      released: false,
+      updatedAt: new Date().toISOString(),
+    };
+    const run = await runOnce(c.glob, [stale]);
+    assert.deepEqual(run.collector.seqs(), a.seqs);
+    assert.equal(run.counters.get('bytes_lost', 'missing_after_restart'), 250);
+  });
+
+  test('two files that begin with the same line are two files, with different ids', async () => {
+    const c = container('twins');
+    const same = lines(1).text;
+    writeFileSync(c.current, `${same}${lines(2).text}`);
+    writeFileSync(join(c.dir, '1.log'), `${same}${lines(2).text}`);
+    const run = await runOnce(join(c.dir, '*.log'), []);
+    assert.equal(run.collector.records.length, 6);
+    assert.equal(new Set(run.collector.records.map((r) => r.id)).size, 6);
+  });
+
+  test('a file without a complete first line waits; offsets stay bytes', async () => {
+    const c = container('short');
+    writeFileSync(c.current, '2024-01-01T00:00:00.1Z stdout F {"Timestamp":1,"Type":"HostLog","Seq":1,"é":"');
+    const first = await runOnce(c.glob, []);
+    assert.equal(first.collector.records.length, 0);
+    appendFileSync(
+      c.current,
+      'ü"}\n2024-01-01T00:00:00.2Z stdout F {"Timestamp":1,"Type":"HostLog","Seq":2}\n',
+    );
+    const second = await runOnce(c.glob, first.checkpoints);
+    assert.deepEqual(second.collector.seqs(), [1, 2]);
+    const firstLine = readFileSync(c.current).indexOf(0x0a) + 1;
+    assert.equal(second.collector.records[1]?.start, firstLine);
+  });
+});
+
+describe('start position and globs', () => {
+  test('--start-at end skips what exists at the first start only', async () => {
+    const c = container('startend');
+    writeFileSync(c.current, lines(5).text);
+    const first = await runOnce(c.glob, [], { startAt: 'end' });
+    assert.equal(first.collector.records.length, 0);
+    const next = lines(2);
+    appendFileSync(c.current, next.text);
+    const second = await runOnce(c.glob, first.checkpoints, { startAt: 'end' });
+    assert.deepEqual(second.collector.seqs(), next.seqs);
+  });
+
+  test('exclude globs apply to the matched path and to the real path', async () => {
+    const c = container('excl');
+    writeFileSync(c.current, lines(2).text);
+    const byLink = await runOnce(c.glob, [], { excludes: [join(root, 'excl', 'containers', 'excl_*')] });
+    assert.equal(byLink.collector.records.length, 0);
+    const byReal = await runOnce(c.glob, [], { excludes: [join(root, 'excl', 'pods', '**')] });
+    assert.equal(byReal.collector.records.length, 0);
+    const none = await runOnce(c.glob, [], { excludes: [join(root, 'other', '**')] });
+    assert.equal(none.collector.records.length, 2);
+  });
+});

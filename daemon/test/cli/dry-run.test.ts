@@ -1,0 +1,170 @@
+// The dry-run command end to end, as a user runs it: generated relay logs with rotations in,
+// one JSON document per record out, positions kept between runs.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type GenerateResult, generateRelayLogs } from '../../src/generate/kubelet-log-writer.js';
+import type { GeneratedLine } from '../../src/generate/relay-records.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+
+async function shipper(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, ['--import', 'tsx', bin, ...args], { maxBuffer: 256 * 1024 * 1024 });
+}
+
+interface Out {
+  index: string;
+  id: string;
+  document: Record<string, unknown>;
+}
+const parse = (stdout: string): Out[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Out);
+
+let root: string;
+let generated: GenerateResult;
+const written: GeneratedLine[] = [];
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'dry-run-'));
+  generated = await generateRelayLogs({
+    out: join(root, 'node'),
+    records: 4000,
+    seed: 7,
+    rotateBytes: 400_000,
+    maxFiles: 100,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+    onLine: (line) => written.push(line),
+  });
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('reads every generated record once, across rotated and gzipped files; nothing new on a second run', async () => {
+  assert.ok(generated.rotations >= 3, `${generated.rotations} rotations`);
+  assert.ok(generated.files.some((f) => f.endsWith('.gz')));
+  const checkpoints = join(root, 'cp');
+  const first = await shipper(
+    'run',
+    '--once',
+    '--dry-run',
+    '--paths',
+    generated.glob,
+    '--checkpoint-dir',
+    checkpoints,
+    '--node-name',
+    'node-a',
+  );
+  const out = parse(first.stdout);
+  assert.equal(out.length, written.length);
+  assert.equal(new Set(out.map((o) => o.id)).size, out.length);
+
+  // Counted independently from what the generator wrote.
+  const expected = new Map<string, number>();
+  for (const line of written) {
+    const key = line.kind === 'relay' ? 'relay' : `${line.kind}:${line.facts?.Type}`;
+    expected.set(key, (expected.get(key) ?? 0) + 1);
+  }
+  const actual = new Map<string, number>();
+  for (const o of out) {
+    const kind = o.index.split('-')[1] as string;
+    const key = kind === 'relay' ? 'relay' : `${kind.replace(/s$/, '')}:${o.document.Type}`;
+    actual.set(key, (actual.get(key) ?? 0) + 1);
+  }
+  assert.deepEqual(actual, expected);
+  // In the order written.
+  const texts = out.filter((o) => !o.index.includes('-relay-')).map((o) => o.document.UpdatedTime);
+  assert.deepEqual(
+    texts,
+    written
+      .filter((l) => l.kind !== 'relay')
+      .map((l) => (JSON.parse(l.text) as { UpdatedTime: string }).UpdatedTime),
+  );
+  assert.match(first.stderr, /records: alert=\d+ log=\d+ message=\d+ relay=\d+/);
+  assert.match(first.stderr, /not KubeArmor \(kept as relay records\): not_json=\d+ stderr=\d+/);
+  assert.match(first.stderr, /bytes lost: none/);
+
+  const second = await shipper(
+    'run',
+    '--once',
+    '--dry-run',
+    '--paths',
+    generated.glob,
+    '--checkpoint-dir',
+    checkpoints,
+    '--node-name',
+    'node-a',
+  );
+  assert.equal(second.stdout, '');
+
+  // Appended lines come out exactly once; an incomplete line waits for its newline.
+  const time = '2024-07-26T11:00:00.000000001Z';
+  appendFileSync(
+    generated.currentFile,
+    `${time} stdout F {"Timestamp":1721991600,"Type":"MatchedPolicy","Action":"Block","Severity":"9"}\n${time} stdout F {"Timestamp":1721991600,"Type":"Mess`,
+  );
+  const third = parse(
+    (
+      await shipper(
+        'run',
+        '--once',
+        '--dry-run',
+        '--paths',
+        generated.glob,
+        '--checkpoint-dir',
+        checkpoints,
+        '--node-name',
+        'node-a',
+      )
+    ).stdout,
+  );
+  assert.deepEqual(
+    third.map((o) => [o.index, o.document.severity_num, o.document.action_base]),
+    [['kubearmor-alerts-2024.07.26', 9, 'Block']],
+  );
+  appendFileSync(generated.currentFile, 'age"}\n');
+  const fourth = parse(
+    (
+      await shipper(
+        'run',
+        '--once',
+        '--dry-run',
+        '--paths',
+        generated.glob,
+        '--checkpoint-dir',
+        checkpoints,
+        '--node-name',
+        'node-a',
+      )
+    ).stdout,
+  );
+  assert.deepEqual(
+    fourth.map((o) => o.index),
+    ['kubearmor-messages-2024.07.26'],
+  );
+  assert.ok(!out.some((o) => o.id === fourth[0]?.id || o.id === third[0]?.id));
+});
+
+test('bad options are usage errors (exit 2) that name the option', async () => {
+  await assert.rejects(
+    shipper('run', '--once', '--dry-run', '--paths', '/x/*.log'),
+    (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /--checkpoint-dir is required/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    shipper('run', '--once', '--dry-run', '--bogus'),
+    (err: { code: number }) => err.code === 2,
+  );
+});
