@@ -6,6 +6,7 @@ import { generateRelayLogs } from './generate/kubelet-log-writer.js';
 import { Counters } from './metrics/counters.js';
 import { DryRunOutput } from './run/dry-run-output.js';
 import { formatSummary } from './run/summary.js';
+import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
 import { Tailer } from './tail/tailer.js';
 import { VERSION } from './version.js';
@@ -18,6 +19,7 @@ Ships KubeArmor alerts, logs and messages from container log files into Elastics
 Usage:
   kubearmor-shipper run --once --dry-run [options]   read what is complete now, print one JSON
                                                      document per record, save positions, exit
+  kubearmor-shipper run --dry-run [options]          the same, following the files until stopped
   kubearmor-shipper generate --out <dir> [options]   write realistic relay log files (CRI)
   kubearmor-shipper --version | --help
 
@@ -104,10 +106,8 @@ async function runCommand(args: readonly string[]): Promise<number> {
       'max-event-bytes': { type: 'string' },
     },
   });
-  if (!values['dry-run'] || !values.once) {
-    throw new UsageError(
-      'only `run --once --dry-run` exists so far; shipping to Elasticsearch is on its way',
-    );
+  if (!values['dry-run']) {
+    throw new UsageError('only `run --dry-run` exists so far; shipping to Elasticsearch is on its way');
   }
   const checkpointDir = values['checkpoint-dir'];
   if (checkpointDir === undefined) throw new UsageError('--checkpoint-dir is required');
@@ -146,7 +146,23 @@ async function runCommand(args: readonly string[]): Promise<number> {
     loaded.files,
   );
   try {
-    await tailOnce(tailer);
+    if (values.once) {
+      await tailOnce(tailer);
+    } else {
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      await tailFollow(tailer, {
+        scanIntervalMs: 2000,
+        pollIntervalMs: 250,
+        checkpointIntervalMs: 1000,
+        signal: stop.signal,
+        saveCheckpoints: () => output.end().then(() => store.save(tailer.checkpoints())),
+      });
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
     await output.end();
   } finally {
     await tailer.close();
@@ -186,9 +202,12 @@ async function generateCommand(args: readonly string[]): Promise<number> {
     maxFiles: positiveInt('max-files', values['max-files'], 5),
     startMs: start,
   });
+  const c = result.counts;
+  const deleted = result.deleted.alert + result.deleted.log + result.deleted.message + result.deleted.relay;
   process.stderr.write(
-    `wrote ${result.lines} lines (${result.counts.alert} alerts, ${result.counts.log} logs, ${result.counts.message} messages, ` +
-      `${result.counts.relay} relay lines) in ${result.files.length} files, ${result.rotations} rotations\n` +
+    `wrote ${result.lines} relay lines with ${result.rotations} rotations; ` +
+      `${deleted > 0 ? `rotation deleted the oldest ${deleted}; ` : ''}` +
+      `on disk in ${result.files.length} files: ${c.alert} alerts, ${c.log} logs, ${c.message} messages, ${c.relay} relay lines\n` +
       `read them with: kubearmor-shipper run --once --dry-run --paths '${result.glob}' --checkpoint-dir <dir>\n`,
   );
   return 0;

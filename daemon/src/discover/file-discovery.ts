@@ -2,7 +2,7 @@
 // /var/log/containers/<pod>_<ns>_<container>-<id>.log points into /var/log/pods/…/N.log), drops
 // what an exclude glob matches (by the matched path or the real one), and reports each file once.
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { hasMagic, pathRegExp, segmentRegExp } from './glob.js';
 
 export interface DiscoveredFile {
@@ -19,12 +19,10 @@ export class FileDiscovery {
   private readonly includes: string[][];
   private readonly excludes: RegExp[];
 
+  /** Relative globs are taken from the working directory. */
   constructor(includes: readonly string[], excludes: readonly string[]) {
-    for (const p of includes) {
-      if (!p.startsWith('/')) throw new Error(`path glob must be absolute: ${p}`);
-    }
-    this.includes = includes.map((p) => p.split('/').slice(1));
-    this.excludes = excludes.map(pathRegExp);
+    this.includes = includes.map((p) => resolve(p).split('/').slice(1));
+    this.excludes = excludes.map((p) => pathRegExp(resolve(p)));
   }
 
   async scan(): Promise<DiscoveredFile[]> {
