@@ -300,3 +300,37 @@ describe('start position and globs', () => {
     assert.equal(none.collector.records.length, 2);
   });
 });
+
+describe('backpressure', () => {
+  test('a paused file is not read until resumed; a full consumer stops all reading', async () => {
+    const c = container('pause');
+    const a = lines(30);
+    writeFileSync(c.current, a.text);
+    let room = 5;
+    const got: number[] = [];
+    const consumer: RecordConsumer = {
+      onRecord(file, record) {
+        got.push(Number(record.document.Seq));
+        room--;
+        file.ack(record.start);
+      },
+      hasCapacity: () => room > 0,
+      waitForCapacity: async () => {
+        room = 5;
+      },
+    };
+    const tailer = new Tailer(options(c.glob, { bufferBytes: 256 }), consumer, new Counters(), []);
+    await tailer.scan();
+    const [file] = tailer.trackedFiles();
+    tailer.pause(file?.key ?? '');
+    assert.equal(await tailer.readTurn(), 0);
+    assert.deepEqual(got, []);
+    tailer.resume(file?.key ?? '');
+    await tailer.readTurn();
+    // One read of 256 bytes holds at most two of these ~150-byte lines.
+    assert.ok(got.length > 0 && got.length <= 2, `${got.length} lines after one turn`);
+    await tailOnce(tailer);
+    assert.deepEqual(got, a.seqs);
+    await tailer.close();
+  });
+});
