@@ -1,45 +1,92 @@
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { stringify as toYaml } from 'yaml';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
+import {
+  ConfigError,
+  configFromEnv,
+  configFromFile,
+  DEFAULT_PATHS,
+  mergeConfig,
+  type RawConfig,
+  redactConfig,
+  type ShipperConfig,
+  splitList,
+  validateConfig,
+} from './config/shipper-config.js';
 import { generateRelayLogs } from './generate/kubelet-log-writer.js';
+import { createLogger } from './log/logger.js';
 import { Counters } from './metrics/counters.js';
 import { DryRunOutput } from './run/dry-run-output.js';
+import { type ProgressSnapshot, ship } from './run/ship.js';
 import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
+import { createElasticsearchClient, describeError } from './ship/elasticsearch-client.js';
+import { detectLifecycle, indicesOlderThan, installTemplates } from './ship/index-templates.js';
 import { Tailer } from './tail/tailer.js';
 import { VERSION } from './version.js';
-
-const DEFAULT_PATHS = '/var/log/containers/kubearmor-relay-*.log';
 
 const USAGE = `kubearmor-shipper ${VERSION}
 Ships KubeArmor alerts, logs and messages from container log files into Elasticsearch.
 
 Usage:
-  kubearmor-shipper run --once --dry-run [options]   read what is complete now, print one JSON
-                                                     document per record, save positions, exit
-  kubearmor-shipper run --dry-run [options]          the same, following the files until stopped
-  kubearmor-shipper generate --out <dir> [options]   write realistic relay log files (CRI)
+  kubearmor-shipper run [options]              the daemon: follow the files, ship, until SIGTERM
+  kubearmor-shipper run --once [options]       ship everything complete now, wait for every
+                                               acknowledgement, save positions, exit
+  kubearmor-shipper run [--once] --dry-run     print one JSON document per record instead
+  kubearmor-shipper setup [options]            install the index templates (and ILM policy)
+  kubearmor-shipper check [options]            validate the config, reach Elasticsearch, report
+  kubearmor-shipper prune --older-than <N>d    delete daily indices older than N days
+  kubearmor-shipper generate --out <dir> …     write realistic relay log files (CRI)
   kubearmor-shipper --version | --help
 
-run options:
-  --paths <glob,…>        files to read (default ${DEFAULT_PATHS}); may repeat
-  --exclude <glob,…>      files to leave alone; may repeat
-  --checkpoint-dir <dir>  where positions are kept (required)
-  --start-at <where>      with no checkpoint at all: beginning (default) or end
-  --node-name <name>      this node's name (default $NODE_NAME, else the host name)
-  --index-prefix <p>      index names <p>-alerts-YYYY.MM.DD, … (default kubearmor)
-  --max-event-bytes <n>   longer events are truncated and flagged (default 1048576)
+Configuration (later wins): defaults, --config <file.yaml> (or $SHIPPER_CONFIG), environment
+variables, flags. --print-config prints the result, secrets redacted, and exits.
+  --paths <glob,…>         files to read (default ${DEFAULT_PATHS.join(',')}); may repeat  [$SHIPPER_PATHS]
+  --exclude <glob,…>       files to leave alone; may repeat                        [$SHIPPER_EXCLUDE]
+  --checkpoint-dir <dir>   where positions are kept (default /var/lib/kubearmor-shipper) [$SHIPPER_CHECKPOINT_DIR]
+  --start-at <where>       with no checkpoint at all: beginning (default) or end
+  --node-name <name>       this node's name (default: the host name)               [$NODE_NAME]
+  --index-prefix <p>       indices <p>-alerts-YYYY.MM.DD, … (default kubearmor)    [$SHIPPER_INDEX_PREFIX]
+  --max-event-bytes <n>    longer events are truncated and flagged (default 1048576)
+  --es-url <url>           Elasticsearch (default http://127.0.0.1:9200)           [$ES_URL]
+  --es-username <u>        basic auth, with $ES_PASSWORD                           [$ES_USERNAME]
+  --es-api-key <key>       API key (base64 id:key)                                 [$ES_API_KEY]
+  --es-ca-file <pem>       CA of Elasticsearch's certificate                       [$ES_CA_FILE]
+  --es-insecure            do not verify Elasticsearch's certificate (tests only)  [$ES_TLS_VERIFY=false]
+  --es-replicas <n>        replicas of new indices (default 1)
+  --http-port <port>       /metrics, /healthz, /readyz (default 2021; 0 picks one)  [$SHIPPER_HTTP_PORT]
+  --no-http                no status server
+  --log-level <level>      fatal, error, warn, info (default), debug, trace        [$SHIPPER_LOG_LEVEL]
+  --progress               a progress line on stderr every second
 
-generate options:
-  --out <dir>             writes <dir>/pods/… (the files) and <dir>/containers/… (symlinks)
-  --lines <n>             records to write (default 10000)
-  --seed <n>              random seed (default 1): the same seed writes the same files
-  --rotate-bytes <n>      rotate like kubelet past this size (default: never)
-  --max-files <n>         files kept per container, current included (default 5)
-  --start <time>          time of the first record (default: one hour ago)
+prune:    --older-than <N>d (default: elasticsearch.retentionDays), --dry-run lists only
+generate: --out <dir> [--lines N] [--seed N] [--rotate-bytes N] [--max-files N] [--start <time>]
 `;
+
+const CONFIG_OPTIONS = {
+  config: { type: 'string' },
+  'print-config': { type: 'boolean', default: false },
+  paths: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  'checkpoint-dir': { type: 'string' },
+  'start-at': { type: 'string' },
+  'node-name': { type: 'string' },
+  'index-prefix': { type: 'string' },
+  'max-event-bytes': { type: 'string' },
+  'es-url': { type: 'string' },
+  'es-username': { type: 'string' },
+  'es-api-key': { type: 'string' },
+  'es-ca-file': { type: 'string' },
+  'es-insecure': { type: 'boolean' },
+  'es-replicas': { type: 'string' },
+  'http-port': { type: 'string' },
+  'no-http': { type: 'boolean' },
+  'log-level': { type: 'string' },
+} as const;
+
+class UsageError extends Error {}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,6 +94,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'run':
         return await runCommand(rest);
+      case 'setup':
+        return await setupCommand(rest);
+      case 'check':
+        return await checkCommand(rest);
+      case 'prune':
+        return await pruneCommand(rest);
       case 'generate':
         return await generateCommand(rest);
       case '--version':
@@ -64,6 +117,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`${(err as Error).message}\n\nSee kubearmor-shipper --help\n`);
       return 2;
@@ -72,22 +129,68 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-class UsageError extends Error {}
-
-function list(values: readonly string[] | undefined, fallback: readonly string[]): string[] {
-  const out = (values ?? [])
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter((v) => v !== '');
-  return out.length > 0 ? out : [...fallback];
+function number(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new ConfigError(`--${flag} must be a number, not "${value}"`);
+  return n;
 }
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new UsageError(`--${name} must be a positive integer, not "${value}"`);
-  return n;
+type ConfigFlags = {
+  [K in keyof typeof CONFIG_OPTIONS]?: (typeof CONFIG_OPTIONS)[K]['type'] extends 'boolean'
+    ? boolean
+    : (typeof CONFIG_OPTIONS)[K] extends { multiple: true }
+      ? string[]
+      : string;
+};
+
+/** Defaults < YAML file < environment < flags, validated. */
+async function loadConfig(flags: ConfigFlags): Promise<ShipperConfig> {
+  const file = flags.config ?? process.env.SHIPPER_CONFIG;
+  const fromFile = file === undefined ? {} : await configFromFile(file);
+  const fromFlags: RawConfig = {};
+  const es: RawConfig = {};
+  const http: RawConfig = {};
+  if (flags.paths !== undefined) fromFlags.paths = flags.paths.flatMap(splitList);
+  if (flags.exclude !== undefined) fromFlags.exclude = flags.exclude.flatMap(splitList);
+  if (flags['checkpoint-dir'] !== undefined) fromFlags.checkpointDir = flags['checkpoint-dir'];
+  if (flags['start-at'] !== undefined) fromFlags.startAt = flags['start-at'];
+  if (flags['node-name'] !== undefined) fromFlags.nodeName = flags['node-name'];
+  if (flags['index-prefix'] !== undefined) fromFlags.indexPrefix = flags['index-prefix'];
+  if (flags['max-event-bytes'] !== undefined)
+    fromFlags.maxEventBytes = number('max-event-bytes', flags['max-event-bytes']);
+  if (flags['log-level'] !== undefined) fromFlags.logLevel = flags['log-level'];
+  if (flags['es-url'] !== undefined) es.url = flags['es-url'];
+  if (flags['es-username'] !== undefined) es.username = flags['es-username'];
+  if (flags['es-api-key'] !== undefined) es.apiKey = flags['es-api-key'];
+  if (flags['es-ca-file'] !== undefined) es.caFile = flags['es-ca-file'];
+  if (flags['es-insecure'] === true) es.tlsVerify = false;
+  if (flags['es-replicas'] !== undefined) es.replicas = number('es-replicas', flags['es-replicas']);
+  if (flags['http-port'] !== undefined) http.port = number('http-port', flags['http-port']);
+  if (flags['no-http'] === true) http.enabled = false;
+  if (Object.keys(es).length > 0) fromFlags.elasticsearch = es;
+  if (Object.keys(http).length > 0) fromFlags.http = http;
+  return validateConfig(mergeConfig(fromFile, configFromEnv(process.env), fromFlags));
+}
+
+function printConfig(config: ShipperConfig): number {
+  process.stdout.write(toYaml(redactConfig(config)));
+  return 0;
+}
+
+/** AbortController fired by SIGTERM or SIGINT; `release` removes the handlers. */
+function signalController(): { signal: AbortSignal; release: () => void } {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return {
+    signal: stop.signal,
+    release: () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
 }
 
 async function runCommand(args: readonly string[]): Promise<number> {
@@ -95,33 +198,47 @@ async function runCommand(args: readonly string[]): Promise<number> {
     args: [...args],
     strict: true,
     options: {
+      ...CONFIG_OPTIONS,
       once: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
-      paths: { type: 'string', multiple: true },
-      exclude: { type: 'string', multiple: true },
-      'checkpoint-dir': { type: 'string' },
-      'start-at': { type: 'string', default: 'beginning' },
-      'node-name': { type: 'string' },
-      'index-prefix': { type: 'string', default: 'kubearmor' },
-      'max-event-bytes': { type: 'string' },
+      progress: { type: 'boolean', default: false },
     },
   });
-  if (!values['dry-run']) {
-    throw new UsageError('only `run --dry-run` exists so far; shipping to Elasticsearch is on its way');
-  }
-  const checkpointDir = values['checkpoint-dir'];
-  if (checkpointDir === undefined) throw new UsageError('--checkpoint-dir is required');
-  const startAt = values['start-at'];
-  if (startAt !== 'beginning' && startAt !== 'end')
-    throw new UsageError('--start-at must be beginning or end');
-  const indexPrefix = values['index-prefix'];
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(indexPrefix)) {
-    throw new UsageError('--index-prefix must be lower case letters, digits, ".", "_" or "-"');
-  }
-  const nodeName = values['node-name'] ?? process.env.NODE_NAME ?? hostname();
+  const config = await loadConfig(values);
+  if (values['print-config']) return printConfig(config);
+  await mkdir(config.checkpointDir, { recursive: true });
+  if (values['dry-run']) return dryRun(config, values.once);
 
-  await mkdir(checkpointDir, { recursive: true });
-  const store = new CheckpointStore(checkpointDir);
+  const logger = createLogger(config.logLevel, config.nodeName);
+  const { signal, release } = signalController();
+  try {
+    const started = Date.now();
+    const result = await ship(config, {
+      once: values.once,
+      logger,
+      signal,
+      ...(values.progress ? { onProgress: (p: ProgressSnapshot) => progressLine(p, started) } : {}),
+    });
+    if (values.progress) process.stderr.write('\n');
+    return result.setup === undefined && !signal.aborted ? 1 : 0;
+  } finally {
+    release();
+  }
+}
+
+let lastLines = 0;
+function progressLine(p: ProgressSnapshot, started: number): void {
+  const rate = p.linesRead - lastLines;
+  lastLines = p.linesRead;
+  const secs = Math.round((Date.now() - started) / 1000);
+  process.stderr.write(
+    `\r${secs}s  ${rate} lines/s  read ${p.linesRead}  indexed ${p.documentsIndexed}  already there ${p.alreadyPresent}` +
+      `  dead-lettered ${p.deadLettered}  lag ${(p.lagBytes / 1048576).toFixed(1)} MiB   `,
+  );
+}
+
+async function dryRun(config: ShipperConfig, once: boolean): Promise<number> {
+  const store = new CheckpointStore(config.checkpointDir);
   const loaded = await store.load();
   const counters = new Counters();
   if (loaded.status !== 'ok' && loaded.status !== 'missing') {
@@ -131,14 +248,14 @@ async function runCommand(args: readonly string[]): Promise<number> {
   const output = new DryRunOutput(process.stdout);
   const tailer = new Tailer(
     {
-      includes: list(values.paths, [DEFAULT_PATHS]),
-      excludes: list(values.exclude, []),
-      startAt,
-      nodeName,
-      record: { indexPrefix },
-      maxEventBytes: positiveInt('max-event-bytes', values['max-event-bytes'], 1 << 20),
+      includes: config.paths,
+      excludes: config.exclude,
+      startAt: config.startAt,
+      nodeName: config.nodeName,
+      record: { indexPrefix: config.indexPrefix },
+      maxEventBytes: config.maxEventBytes,
       bufferBytes: 256 * 1024,
-      rotateWaitMs: 5000,
+      rotateWaitMs: config.rotateWaitMs,
       releasedRetentionMs: 24 * 3600 * 1000,
     },
     output,
@@ -146,22 +263,18 @@ async function runCommand(args: readonly string[]): Promise<number> {
     loaded.files,
   );
   try {
-    if (values.once) {
+    if (once) {
       await tailOnce(tailer);
     } else {
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
+      const { signal, release } = signalController();
       await tailFollow(tailer, {
-        scanIntervalMs: 2000,
+        scanIntervalMs: config.scanIntervalMs,
         pollIntervalMs: 250,
         checkpointIntervalMs: 1000,
-        signal: stop.signal,
+        signal,
         saveCheckpoints: () => output.end().then(() => store.save(tailer.checkpoints())),
       });
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      release();
     }
     await output.end();
   } finally {
@@ -173,6 +286,112 @@ async function runCommand(args: readonly string[]): Promise<number> {
     formatSummary(counters, { checkpointPath: store.path, checkpointFiles: checkpoints.length }),
   );
   return 0;
+}
+
+async function setupCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
+  const config = await loadConfig(values);
+  if (values['print-config']) return printConfig(config);
+  const client = createElasticsearchClient(config.elasticsearch);
+  try {
+    const result = await installTemplates(client, {
+      prefix: config.indexPrefix,
+      shards: config.elasticsearch.shards,
+      replicas: config.elasticsearch.replicas,
+      retentionDays: config.elasticsearch.retentionDays,
+    });
+    process.stdout.write(`installed index templates: ${result.templates.join(', ')}\n`);
+    process.stdout.write(
+      result.lifecycle === 'ilm'
+        ? `lifecycle: ILM policy ${result.policy} deletes indices after ${config.elasticsearch.retentionDays} days\n`
+        : `lifecycle: this cluster has no ILM; delete old indices with: kubearmor-shipper prune --older-than ${config.elasticsearch.retentionDays}d\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`setup failed: ${describeError(err)}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+async function checkCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
+  const config = await loadConfig(values);
+  process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
+  const client = createElasticsearchClient(config.elasticsearch);
+  try {
+    const health = await client.cluster.health();
+    const nodes = await client.nodes.info({ metric: ['plugins'] });
+    const versions = [...new Set(Object.values(nodes.nodes).map((n) => n.version))];
+    const modules = [
+      ...new Set(Object.values(nodes.nodes).flatMap((n) => (n.modules ?? []).map((m) => m.name))),
+    ].sort();
+    process.stdout.write(
+      `elasticsearch: ${config.elasticsearch.url} cluster "${health.cluster_name}" status ${health.status}, ` +
+        `${health.number_of_nodes} node(s), version ${versions.join(', ')}\n`,
+    );
+    process.stdout.write(`modules: ${modules.join(', ') || '(none listed)'}\n`);
+    const lifecycle = await detectLifecycle(client);
+    process.stdout.write(
+      lifecycle === 'ilm'
+        ? 'lifecycle: ILM available; setup attaches a delete-after-N-days policy\n'
+        : 'lifecycle: no ILM on this cluster; use `kubearmor-shipper prune --older-than <N>d`\n',
+    );
+    const templates = await client.indices
+      .getIndexTemplate({ name: `${config.indexPrefix}-*` })
+      .catch(() => ({ index_templates: [] }));
+    const names = templates.index_templates.map((t) => t.name).sort();
+    process.stdout.write(
+      `templates: ${names.length > 0 ? names.join(', ') : 'none installed yet (run `setup`, or `run` installs them)'}\n`,
+    );
+    process.stdout.write(`client: @elastic/elasticsearch (compatible-with=8), shipper ${VERSION}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(
+      `cannot reach Elasticsearch at ${config.elasticsearch.url}: ${describeError(err)}\n`,
+    );
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+async function pruneCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    strict: true,
+    options: {
+      ...CONFIG_OPTIONS,
+      'older-than': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  const config = await loadConfig(values);
+  let days = config.elasticsearch.retentionDays;
+  if (values['older-than'] !== undefined) {
+    const m = /^(\d+)d$/.exec(values['older-than']);
+    if (m === null || Number(m[1]) < 1) throw new UsageError('--older-than takes days, like 30d');
+    days = Number(m[1]);
+  }
+  const client = createElasticsearchClient(config.elasticsearch);
+  try {
+    const old = await indicesOlderThan(client, config.indexPrefix, days);
+    if (old.length === 0) {
+      process.stdout.write(`no ${config.indexPrefix}-* index is older than ${days} days\n`);
+      return 0;
+    }
+    for (const index of old) {
+      if (!values['dry-run']) await client.indices.delete({ index });
+      process.stdout.write(`${values['dry-run'] ? 'would delete' : 'deleted'} ${index}\n`);
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`prune failed: ${describeError(err)}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
 }
 
 async function generateCommand(args: readonly string[]): Promise<number> {
@@ -191,15 +410,20 @@ async function generateCommand(args: readonly string[]): Promise<number> {
   if (values.out === undefined) throw new UsageError('--out is required');
   const start = values.start === undefined ? Date.now() - 3600_000 : Date.parse(values.start);
   if (Number.isNaN(start)) throw new UsageError(`--start is not a time: ${values.start}`);
+  const positive = (name: string, value: string | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n <= 0)
+      throw new UsageError(`--${name} must be a positive integer, not "${value}"`);
+    return n;
+  };
   const result = await generateRelayLogs({
     out: values.out,
-    records: positiveInt('lines', values.lines, 10_000),
-    seed: positiveInt('seed', values.seed, 1),
+    records: positive('lines', values.lines, 10_000),
+    seed: positive('seed', values.seed, 1),
     rotateBytes:
-      values['rotate-bytes'] === undefined
-        ? undefined
-        : positiveInt('rotate-bytes', values['rotate-bytes'], 1),
-    maxFiles: positiveInt('max-files', values['max-files'], 5),
+      values['rotate-bytes'] === undefined ? undefined : positive('rotate-bytes', values['rotate-bytes'], 1),
+    maxFiles: positive('max-files', values['max-files'], 5),
     startMs: start,
   });
   const c = result.counts;

@@ -13,7 +13,11 @@ export type CounterName =
   | 'files_released'
   | 'rotations'
   | 'truncations'
-  | 'checkpoint_problems';
+  | 'checkpoint_problems'
+  | 'documents'
+  | 'dead_letters'
+  | 'bulk_requests'
+  | 'bulk_request_errors';
 
 export class Counters {
   private readonly values = new Map<string, number>();

@@ -8,6 +8,7 @@ import {
   documentIdPrefix,
   parseLabels,
   type RecordSource,
+  serializeDocument,
   severityNumber,
   tagList,
 } from './kubearmor-record.js';
@@ -286,5 +287,40 @@ describe('field helpers', () => {
     assert.deepEqual(baseAction('Audit (Allow)'), { outcome: 'Audit', policy: 'Allow' });
     assert.deepEqual(baseAction('Allow'), { outcome: 'Allow', policy: 'Allow' });
     assert.equal(baseAction('Shrug'), undefined);
+  });
+});
+
+describe('serialization', () => {
+  test('appending the added fields to the line as it came gives the document', () => {
+    for (const line of [
+      lines.containerAlertBlock,
+      lines.containerAlertAudit,
+      lines.containerLogProcess,
+      lines.containerLogNetwork,
+      lines.hostAlertDefaultPosture,
+      lines.throttleSystemEvent,
+      lines.daemonMessage,
+    ]) {
+      const r = buildRecord(event(line), source, options);
+      assert.ok(r.sourceJson !== undefined);
+      assert.deepEqual(JSON.parse(serializeDocument(r)), r.document);
+    }
+  });
+
+  test('a record that already has a field the shipper adds is serialized whole, ours winning', () => {
+    const r = buildRecord(
+      event('{"Timestamp":1721990507,"Type":"HostLog","log":"theirs","tags":1} '),
+      source,
+      options,
+    );
+    assert.equal(r.sourceJson, undefined);
+    const doc = JSON.parse(serializeDocument(r)) as { log: { offset: number } };
+    assert.equal(doc.log.offset, 4096);
+    assert.deepEqual(JSON.parse(serializeDocument(r)), r.document);
+  });
+
+  test('relay records serialize whole', () => {
+    const r = buildRecord(event(lines.relayGoLog), source, options);
+    assert.deepEqual(JSON.parse(serializeDocument(r)), r.document);
   });
 });

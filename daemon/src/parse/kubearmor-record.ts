@@ -29,6 +29,10 @@ export interface ShippableRecord {
   start: number;
   end: number;
   document: Record<string, unknown>;
+  /** The record's JSON as it came, when appending `added` to it gives the document. */
+  sourceJson: string | undefined;
+  /** Fields the shipper added to the KubeArmor record. */
+  added: Record<string, unknown>;
   reason: NotKubeArmorReason | undefined;
   flags: readonly RecordFlag[];
 }
@@ -103,25 +107,29 @@ export function buildRecord(
     timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
   }
 
-  const doc = parsed;
-  doc['@timestamp'] = timestamp;
+  // What the shipper adds, kept apart so the document can be serialized by appending it to the
+  // line as it came (see serializeDocument) instead of stringifying the whole object again.
+  const added: Record<string, unknown> = { '@timestamp': timestamp };
   if (kind === 'alert') {
     const severity = severityNumber(parsed.Severity);
-    if (severity !== undefined) doc.severity_num = severity;
+    if (severity !== undefined) added.severity_num = severity;
     const action = parsed.Action;
     if (typeof action === 'string') {
       const base = baseAction(action);
       if (base !== undefined) {
-        doc.action_base = base.outcome;
-        doc.action_policy = base.policy;
+        added.action_base = base.outcome;
+        added.action_policy = base.policy;
       }
     }
   }
   const labels = parseLabels(parsed.Labels);
-  if (labels !== undefined) doc.labels = labels;
+  if (labels !== undefined) added.labels = labels;
   const tags = tagList(parsed.ATags, parsed.Tags);
-  if (tags !== undefined) doc.tags = tags;
-  doc.log = provenance(event, source, flags.length === 0 ? NO_FLAGS : flags);
+  if (tags !== undefined) added.tags = tags;
+  added.log = provenance(event, source, flags.length === 0 ? NO_FLAGS : flags);
+  let spliceable = true;
+  for (const key in added) if (key in parsed) spliceable = false;
+  const doc = Object.assign(parsed, added);
 
   return {
     kind,
@@ -130,9 +138,22 @@ export function buildRecord(
     start: event.start,
     end: event.end,
     document: doc,
+    sourceJson: spliceable ? event.content : undefined,
+    added,
     reason: undefined,
     flags: flags.length === 0 ? NO_FLAGS : flags,
   };
+}
+
+/**
+ * The document as JSON. A KubeArmor record is the line it came as, with the added fields
+ * appended before its closing brace: no second serialization of the whole object.
+ */
+export function serializeDocument(record: ShippableRecord): string {
+  const source = record.sourceJson;
+  if (source === undefined) return JSON.stringify(record.document);
+  const close = source.lastIndexOf('}');
+  return `${source.slice(0, close)},${JSON.stringify(record.added).slice(1)}`;
 }
 
 /** The KubeArmor object, or why the content is not one. */
@@ -177,6 +198,8 @@ function relayRecord(
     start: event.start,
     end: event.end,
     document: { '@timestamp': timestamp, message: event.content, relay: { reason }, log },
+    sourceJson: undefined,
+    added: {},
     reason,
     flags,
   };

@@ -11,6 +11,8 @@ export interface FollowOptions {
   /** Aborting stops reading; the loop then returns. */
   signal: AbortSignal;
   saveCheckpoints: () => Promise<void>;
+  /** Called every turn of the loop (liveness). */
+  onTurn?: () => void;
   now?: () => number;
 }
 
@@ -19,6 +21,7 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
   let nextScan = 0;
   let nextSave = now() + options.checkpointIntervalMs;
   while (!options.signal.aborted) {
+    options.onTurn?.();
     if (now() >= nextScan) {
       await tailer.scan();
       nextScan = now() + options.scanIntervalMs;

@@ -1,0 +1,114 @@
+// Prometheus metrics, read from the pipeline's own counters when scraped (the hot path only bumps
+// plain counters), plus the bulk latency histogram and Node's process metrics.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CounterName, Counters } from '../metrics/counters.js';
+
+export interface PipelineState {
+  bytesInFlight(): number;
+  /** Per file: bytes on disk not yet acknowledged. */
+  fileLag(): { path: string; bytes: number }[];
+  checkpointAgeSeconds(): number;
+  filesOpen(): number;
+  elasticsearchUp(): boolean;
+}
+
+const PREFIX = 'kubearmor_shipper_';
+
+export class ShipperMetrics {
+  readonly registry = new Registry();
+  readonly bulkLatency: Histogram;
+
+  constructor(counters: Counters, state: PipelineState) {
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    const counter = (name: CounterName, help: string, label?: string) => {
+      new Counter({
+        name: `${PREFIX}${name}_total`,
+        help,
+        labelNames: label === undefined ? [] : [label],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [value, n] of Object.entries(counters.byLabel(name))) {
+            if (label === undefined || value === '') this.inc(n);
+            else this.inc({ [label]: value }, n);
+          }
+        },
+      });
+    };
+    counter('lines_read', 'Physical lines read from log files');
+    counter('bytes_read', 'Bytes read from log files');
+    counter('records', 'Records made from log lines, by kind (alert, log, message, relay)', 'kind');
+    counter('bad_lines', 'Lines that are not KubeArmor records, by reason (kept as relay records)', 'reason');
+    counter(
+      'record_flags',
+      'Records flagged (truncated, invalid_utf8, unknown_type, timestamp_fallback)',
+      'flag',
+    );
+    counter(
+      'documents',
+      'Documents by outcome: indexed, already_present (409), retried, dead_lettered',
+      'result',
+    );
+    counter('dead_letters', 'Rejected documents stored, by where (index or file)', 'where');
+    counter('bulk_requests', 'Bulk requests answered by Elasticsearch');
+    counter(
+      'bulk_request_errors',
+      'Bulk requests that failed as a whole (retried), by status or error',
+      'kind',
+    );
+    counter('bytes_lost', 'Bytes that could not be read, by reason', 'reason');
+    counter('rotations', 'Files rotated away or deleted while being read');
+    counter('truncations', 'Files truncated in place (copy-truncate)');
+    counter('files_opened', 'Files opened');
+    counter('files_released', 'Files read to their end and let go');
+    counter('checkpoint_problems', 'Checkpoint files found missing entries or corrupt at start');
+    this.bulkLatency = new Histogram({
+      name: `${PREFIX}bulk_latency_seconds`,
+      help: 'Round trip of bulk requests',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: `${PREFIX}bytes_in_flight`,
+      help: 'Bytes of records read and not yet acknowledged by Elasticsearch',
+      registers: [this.registry],
+      collect() {
+        this.set(state.bytesInFlight());
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}file_lag_bytes`,
+      help: 'Bytes of each file not yet acknowledged',
+      labelNames: ['path'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { path, bytes } of state.fileLag()) this.set({ path }, bytes);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}checkpoint_age_seconds`,
+      help: 'Seconds since the checkpoints were last saved',
+      registers: [this.registry],
+      collect() {
+        this.set(state.checkpointAgeSeconds());
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}files_open`,
+      help: 'Files being read or awaiting acknowledgements',
+      registers: [this.registry],
+      collect() {
+        this.set(state.filesOpen());
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}elasticsearch_up`,
+      help: '1 when Elasticsearch answered recently',
+      registers: [this.registry],
+      collect() {
+        this.set(state.elasticsearchUp() ? 1 : 0);
+      },
+    });
+  }
+}

@@ -1,0 +1,52 @@
+// GET /metrics (Prometheus text), /healthz (the main loop is turning) and /readyz (Elasticsearch
+// answers and the templates are installed), on a plain node:http server.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface Health {
+  /** Empty when alive; otherwise why not. */
+  liveProblems(): string[];
+  /** Empty when ready; otherwise why not. */
+  readyProblems(): string[];
+}
+
+export async function startStatusServer(
+  host: string,
+  port: number,
+  registry: Registry,
+  health: Health,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return reply(405, 'text/plain', 'method not allowed\n');
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => reply(200, registry.contentType, text),
+        (err: Error) => reply(500, 'text/plain', `${err.message}\n`),
+      );
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') {
+      const problems = path === '/healthz' ? health.liveProblems() : health.readyProblems();
+      return problems.length === 0
+        ? reply(200, 'text/plain', 'ok\n')
+        : reply(503, 'text/plain', `${problems.join('\n')}\n`);
+    }
+    reply(404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+export function serverPort(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}

@@ -1,0 +1,256 @@
+// `run` and `run --once`: the whole data path into Elasticsearch.
+//   templates installed → files tailed → records batched → acknowledged → checkpoints saved.
+// On SIGTERM/SIGINT: stop reading, give in-flight batches `shutdownGraceMs` to be acknowledged,
+// save checkpoints (only what was acknowledged), exit 0.
+import type { Server } from 'node:http';
+import type { Client } from '@elastic/elasticsearch';
+import { CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { deadLetterFilePath, redactConfig, type ShipperConfig } from '../config/shipper-config.js';
+import { ShipperMetrics } from '../http/shipper-metrics.js';
+import { startStatusServer } from '../http/status-server.js';
+import type { Logger } from '../log/logger.js';
+import { Counters } from '../metrics/counters.js';
+import { Backoff } from '../ship/backoff.js';
+import { BulkShipper } from '../ship/bulk-shipper.js';
+import { DeadLetters } from '../ship/dead-letters.js';
+import { createElasticsearchClient, describeError } from '../ship/elasticsearch-client.js';
+import { installTemplates, type SetupResult } from '../ship/index-templates.js';
+import { MemoryBudget } from '../ship/memory-budget.js';
+import { Tailer } from '../tail/tailer.js';
+import { tailFollow } from './tail-follow.js';
+import { tailOnce } from './tail-once.js';
+
+export interface ShipOptions {
+  once: boolean;
+  logger: Logger;
+  /** Aborting it is the same as SIGTERM (tests use it; the CLI wires the signals to it). */
+  signal: AbortSignal;
+  /** Called about once a second with a snapshot of the counters (the demo's progress line). */
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** Reports the status server's address once it listens. */
+  onListening?: (server: Server) => void;
+}
+
+export interface ProgressSnapshot {
+  linesRead: number;
+  documentsIndexed: number;
+  alreadyPresent: number;
+  deadLettered: number;
+  lagBytes: number;
+  bytesInFlight: number;
+}
+
+export interface ShipResult {
+  counters: Counters;
+  setup: SetupResult | undefined;
+}
+
+export async function ship(config: ShipperConfig, options: ShipOptions): Promise<ShipResult> {
+  const { logger, signal } = options;
+  const counters = new Counters();
+  logger.info({ config: redactConfig(config) }, 'starting');
+  const store = new CheckpointStore(config.checkpointDir);
+  const loaded = await store.load();
+  if (loaded.status === 'missing')
+    logger.info({ path: store.path }, 'no checkpoints yet: reading from the start');
+  else if (loaded.status !== 'ok') {
+    counters.inc('checkpoint_problems');
+    logger.warn({ path: store.path, status: loaded.status }, 'checkpoint file problem: treated as empty');
+  }
+
+  const client = createElasticsearchClient(config.elasticsearch);
+  const budget = new MemoryBudget(config.memoryBudgetBytes);
+  const backoff = new Backoff(config.retry.initialMs, config.retry.maxMs);
+  let lastReachable = 0;
+  let lastLoop = Date.now();
+  let lastSaved = Date.now();
+  let setup: SetupResult | undefined;
+  let lastErrorLog = 0;
+  const deadLetters = new DeadLetters(
+    client,
+    config.indexPrefix,
+    deadLetterFilePath(config),
+    config.deadLetterFileMaxBytes,
+    counters,
+    backoff,
+    () => signal.aborted,
+  );
+  let metrics: ShipperMetrics | undefined;
+  const shipper = new BulkShipper(client, config.batch, budget, deadLetters, counters, backoff, {
+    onBulkLatency: (s) => metrics?.bulkLatency.observe(s),
+    onReachable: () => {
+      lastReachable = Date.now();
+    },
+    onRequestError: (err, attempt) => {
+      // One line per problem, then at most one every 30 s while it lasts.
+      if (attempt === 0 || Date.now() - lastErrorLog > 30_000) {
+        lastErrorLog = Date.now();
+        logger.warn({ attempt, error: describeError(err) }, 'bulk request failed; retrying with backoff');
+      }
+    },
+  });
+  const tailer = new Tailer(
+    {
+      includes: config.paths,
+      excludes: config.exclude,
+      startAt: config.startAt,
+      nodeName: config.nodeName,
+      record: { indexPrefix: config.indexPrefix },
+      maxEventBytes: config.maxEventBytes,
+      bufferBytes: 256 * 1024,
+      rotateWaitMs: config.rotateWaitMs,
+      releasedRetentionMs: 24 * 3600 * 1000,
+    },
+    shipper,
+    counters,
+    loaded.files,
+  );
+
+  const lag = () =>
+    tailer.trackedFiles().map((f) => ({
+      path: f.path,
+      bytes: Math.max(0, Math.max(f.size, f.reader.position) - f.committedOffset()),
+    }));
+  metrics = new ShipperMetrics(counters, {
+    bytesInFlight: () => budget.bytes,
+    fileLag: lag,
+    checkpointAgeSeconds: () => (Date.now() - lastSaved) / 1000,
+    filesOpen: () => tailer.trackedFiles().length,
+    elasticsearchUp: () => Date.now() - lastReachable < 30_000,
+  });
+  let server: Server | undefined;
+  if (config.http.enabled) {
+    server = await startStatusServer(config.http.host, config.http.port, metrics.registry, {
+      liveProblems: () =>
+        Date.now() - lastLoop > 60_000 ? ['the main loop has not turned for a minute'] : [],
+      readyProblems: () => {
+        const problems: string[] = [];
+        if (setup === undefined) problems.push('index templates are not installed yet');
+        if (Date.now() - lastReachable > 30_000) problems.push('Elasticsearch has not answered for 30 s');
+        return problems;
+      },
+    });
+    options.onListening?.(server);
+  }
+  const pinger = setInterval(() => {
+    if (Date.now() - lastReachable < 10_000) return;
+    client.cluster.health({ timeout: '5s' }).then(
+      () => {
+        lastReachable = Date.now();
+      },
+      () => undefined,
+    );
+  }, 5000);
+  let savedText = '';
+  const saveCheckpoints = async () => {
+    const checkpoints = tailer.checkpoints();
+    const text = JSON.stringify(checkpoints.map((c) => [c.key, c.offset, c.released, c.path]));
+    if (text !== savedText) {
+      await store.save(checkpoints);
+      savedText = text;
+    }
+    lastSaved = Date.now();
+  };
+  const progress = setInterval(() => {
+    lastLoop = Date.now();
+    options.onProgress?.({
+      linesRead: counters.get('lines_read'),
+      documentsIndexed: counters.get('documents', 'indexed'),
+      alreadyPresent: counters.get('documents', 'already_present'),
+      deadLettered: counters.get('documents', 'dead_lettered'),
+      lagBytes: lag().reduce((n, f) => n + f.bytes, 0),
+      bytesInFlight: budget.bytes,
+    });
+  }, 1000);
+
+  try {
+    setup = await installUntilDone(client, config, logger, backoff, signal);
+    if (setup === undefined) return { counters, setup };
+    lastReachable = Date.now();
+    if (setup.lifecycle === 'none') {
+      logger.warn(
+        { retentionDays: config.elasticsearch.retentionDays },
+        `this cluster has no ILM: old indices stay until \`kubearmor-shipper prune --older-than ${config.elasticsearch.retentionDays}d\` deletes them`,
+      );
+    }
+    logger.info(
+      { lifecycle: setup.lifecycle, templates: setup.templates, policy: setup.policy },
+      'index templates installed',
+    );
+
+    if (options.once) {
+      await Promise.race([tailOnce(tailer), aborted(signal)]);
+    } else {
+      await tailFollow(tailer, {
+        scanIntervalMs: config.scanIntervalMs,
+        pollIntervalMs: 250,
+        checkpointIntervalMs: 1000,
+        signal,
+        saveCheckpoints,
+        onTurn: () => {
+          lastLoop = Date.now();
+        },
+      });
+    }
+    // Reading has stopped: wait for what is in flight (all of it for --once, a grace period on a signal).
+    if (signal.aborted) {
+      logger.info({ graceMs: config.shutdownGraceMs, pending: shipper.pendingDocuments }, 'stopping');
+      const graceOver = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([shipper.drain(), graceOver]);
+    } else {
+      await shipper.drain();
+    }
+    shipper.stop();
+    await saveCheckpoints();
+    logger.info(
+      {
+        lines: counters.get('lines_read'),
+        records: counters.byLabel('records'),
+        documents: counters.byLabel('documents'),
+        unacknowledged: shipper.pendingDocuments,
+      },
+      'stopped',
+    );
+    return { counters, setup };
+  } finally {
+    clearInterval(pinger);
+    clearInterval(progress);
+    shipper.stop();
+    await tailer.close();
+    await client.close();
+    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** Installs the templates, retrying while Elasticsearch is unreachable. Undefined if stopped first. */
+async function installUntilDone(
+  client: Client,
+  config: ShipperConfig,
+  logger: Logger,
+  backoff: Backoff,
+  signal: AbortSignal,
+): Promise<SetupResult | undefined> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      return await installTemplates(client, {
+        prefix: config.indexPrefix,
+        shards: config.elasticsearch.shards,
+        replicas: config.elasticsearch.replicas,
+        retentionDays: config.elasticsearch.retentionDays,
+      });
+    } catch (err) {
+      if (attempt === 0 || attempt % 10 === 0) {
+        logger.warn({ attempt, error: describeError(err) }, 'cannot install index templates yet; retrying');
+      }
+      await Promise.race([backoff.wait(attempt), aborted(signal)]);
+    }
+  }
+  return undefined;
+}

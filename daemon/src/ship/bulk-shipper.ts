@@ -1,0 +1,225 @@
+// Batches records into `_bulk` requests and sees each one acknowledged, exactly once:
+// - each document goes with op `create` and its stable id, so a 409 means it is already indexed
+//   (a replay after a crash) and counts as done;
+// - a batch is flushed at `maxDocs`, at `maxBytes`, or `maxAgeMs` after its first record, whichever
+//   comes first; bodies are pre-serialized NDJSON, gzipped by the client; responses are cut down
+//   with filter_path;
+// - at most `maxInFlight` requests at a time; items answered 429 or 5xx, and whole requests that
+//   fail (network, timeout, 429, 5xx, anything), are retried with exponential backoff and jitter,
+//   without limit; other 4xx items go to the dead-letter index with the reason;
+// - a record's file is told (`file.ack`) only once Elasticsearch has it, which is what moves the
+//   file's checkpoint.
+import type { Client } from '@elastic/elasticsearch';
+import type { Counters } from '../metrics/counters.js';
+import { type ShippableRecord, serializeDocument } from '../parse/kubearmor-record.js';
+import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
+import type { Backoff } from './backoff.js';
+import type { DeadLetters } from './dead-letters.js';
+import { describeError } from './elasticsearch-client.js';
+import type { MemoryBudget } from './memory-budget.js';
+
+export interface BatchOptions {
+  maxDocs: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  maxInFlight: number;
+}
+
+/** One document on its way: its action and source lines, and whom to tell when it is in. */
+export interface PendingDocument {
+  file: TailedFile;
+  start: number;
+  index: string;
+  id: string;
+  /** `{"create":…}\n<document>\n` */
+  ndjson: string;
+  bytes: number;
+}
+
+export interface BulkItemResult {
+  status: number;
+  error?: { type?: string; reason?: string };
+}
+
+export interface ShipperEvents {
+  /** A bulk request's round trip, for the latency histogram. */
+  onBulkLatency?(seconds: number): void;
+  /** A request failed as a whole and will be retried. */
+  onRequestError?(error: unknown, attempt: number): void;
+  /** Elasticsearch answered (any answer): it is reachable. */
+  onReachable?(): void;
+}
+
+const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+export class BulkShipper implements RecordConsumer {
+  private batch: PendingDocument[] = [];
+  private batchBytes = 0;
+  private batchTimer: NodeJS.Timeout | undefined;
+  /** Full batches waiting for a free request slot. */
+  private readonly queue: PendingDocument[][] = [];
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly client: Client,
+    private readonly options: BatchOptions,
+    private readonly budget: MemoryBudget,
+    private readonly deadLetters: DeadLetters,
+    private readonly counters: Counters,
+    private readonly backoff: Backoff,
+    private readonly events: ShipperEvents = {},
+  ) {}
+
+  onRecord(file: TailedFile, record: ShippableRecord): void {
+    const ndjson = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n${serializeDocument(record)}\n`;
+    const bytes = Buffer.byteLength(ndjson);
+    this.budget.take(bytes);
+    this.batch.push({ file, start: record.start, index: record.index, id: record.id, ndjson, bytes });
+    this.batchBytes += bytes;
+    if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes) this.flush();
+    else if (this.batchTimer === undefined) {
+      this.batchTimer = setTimeout(() => this.flush(), this.options.maxAgeMs);
+    }
+  }
+
+  hasCapacity(): boolean {
+    return this.budget.hasRoom();
+  }
+
+  waitForCapacity(): Promise<void> {
+    return this.budget.waitForRoom();
+  }
+
+  /** Documents read and not yet acknowledged. */
+  get pendingDocuments(): number {
+    let n = this.batch.length;
+    for (const b of this.queue) n += b.length;
+    return n + this.inFlightDocs;
+  }
+
+  private inFlightDocs = 0;
+
+  /** Sends what is batched now, without waiting for the age limit. */
+  flush(): void {
+    if (this.batchTimer !== undefined) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    }
+    if (this.batch.length === 0) return;
+    this.queue.push(this.batch);
+    this.batch = [];
+    this.batchBytes = 0;
+    this.pump();
+  }
+
+  /** Resolves once everything handed over so far is acknowledged (or `stop` was called). */
+  async drain(): Promise<void> {
+    this.flush();
+    if (this.inFlight === 0 && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Gives up on what is not acknowledged yet (shutdown after the grace period): it stays unacknowledged. */
+  stop(): void {
+    this.stopped = true;
+    this.backoff.cancel();
+    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.shift() as PendingDocument[];
+      this.inFlight++;
+      this.inFlightDocs += batch.length;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.inFlightDocs -= batch.length;
+        if (this.inFlight === 0 && this.queue.length === 0 && this.batch.length === 0) {
+          for (const w of this.idleWaiters.splice(0)) w();
+        }
+        this.pump();
+      });
+    }
+  }
+
+  /** Sends one batch until every document in it is in Elasticsearch (or dead-lettered). */
+  private async send(batch: PendingDocument[]): Promise<void> {
+    let docs = batch;
+    let attempt = 0;
+    while (docs.length > 0 && !this.stopped) {
+      let items: BulkItemResult[];
+      try {
+        items = await this.bulk(docs);
+      } catch (err) {
+        this.counters.inc('bulk_request_errors', requestErrorKind(err));
+        this.events.onRequestError?.(err, attempt);
+        await this.backoff.wait(attempt++);
+        continue;
+      }
+      const retry: PendingDocument[] = [];
+      const rejected: { doc: PendingDocument; item: BulkItemResult }[] = [];
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i] as PendingDocument;
+        const item = items[i];
+        const status = item?.status ?? 0;
+        if (status >= 200 && status < 300) {
+          this.counters.inc('documents', 'indexed');
+          this.done(doc);
+        } else if (status === 409) {
+          this.counters.inc('documents', 'already_present');
+          this.done(doc);
+        } else if (status === 429 || status >= 500 || item === undefined) {
+          this.counters.inc('documents', 'retried');
+          retry.push(doc);
+        } else {
+          rejected.push({ doc, item });
+        }
+      }
+      if (rejected.length > 0) {
+        await this.deadLetters.store(rejected);
+        for (const { doc } of rejected) {
+          this.counters.inc('documents', 'dead_lettered');
+          this.done(doc);
+        }
+      }
+      docs = retry;
+      if (docs.length > 0) await this.backoff.wait(attempt++);
+    }
+  }
+
+  private async bulk(docs: PendingDocument[]): Promise<BulkItemResult[]> {
+    let body = '';
+    for (const d of docs) body += d.ndjson;
+    const started = performance.now();
+    const response = (await this.client.bulk({
+      operations: body as unknown as [],
+      filter_path: FILTER_PATH,
+    })) as unknown as { errors?: boolean; items?: Record<string, BulkItemResult>[] };
+    this.events.onBulkLatency?.((performance.now() - started) / 1000);
+    this.events.onReachable?.();
+    this.counters.inc('bulk_requests');
+    if (response.errors === false) return docs.map(() => ({ status: 201 }));
+    const items = response.items ?? [];
+    return items.map((item) => {
+      const result = Object.values(item)[0];
+      return result ?? { status: 0 };
+    });
+  }
+
+  private done(doc: PendingDocument): void {
+    doc.file.ack(doc.start);
+    this.budget.give(doc.bytes);
+  }
+}
+
+/** A label for a failed request: its HTTP status, or the kind of error. */
+export function requestErrorKind(err: unknown): string {
+  const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+  if (typeof status === 'number') return String(status);
+  return (err as { name?: string }).name ?? 'error';
+}
+
+export { describeError };

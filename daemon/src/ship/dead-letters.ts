@@ -1,0 +1,97 @@
+// Documents Elasticsearch rejects for good (mapping or parse errors) are not dropped: they go to
+// `<prefix>-deadletter-YYYY.MM.DD` (the day of the index they were meant for) under their own id,
+// with the original document, where it came from and Elasticsearch's reason. If Elasticsearch
+// refuses that too, they go to a local NDJSON file, kept under a size bound by rotating it once.
+import { appendFile, rename, stat } from 'node:fs/promises';
+import type { Client } from '@elastic/elasticsearch';
+import type { Counters } from '../metrics/counters.js';
+import type { Backoff } from './backoff.js';
+import type { BulkItemResult, PendingDocument } from './bulk-shipper.js';
+
+export interface Rejected {
+  doc: PendingDocument;
+  item: BulkItemResult;
+}
+
+export class DeadLetters {
+  constructor(
+    private readonly client: Client,
+    private readonly prefix: string,
+    private readonly file: string,
+    private readonly fileMaxBytes: number,
+    private readonly counters: Counters,
+    private readonly backoff: Backoff,
+    private readonly stopped: () => boolean = () => false,
+  ) {}
+
+  /** Stores the rejected documents; resolves once each is in the dead-letter index or the file. */
+  async store(rejected: readonly Rejected[]): Promise<void> {
+    const entries = rejected.map((r) => ({ r, text: this.deadLetterDocument(r) }));
+    let attempt = 0;
+    for (;;) {
+      try {
+        let body = '';
+        for (const { r, text } of entries) {
+          body += `{"create":{"_index":"${this.indexFor(r.doc.index)}","_id":"${r.doc.id}"}}\n${text}\n`;
+        }
+        const response = (await this.client.bulk({
+          operations: body as unknown as [],
+          filter_path: 'items.*.status,items.*.error.type,items.*.error.reason',
+        })) as unknown as { items?: Record<string, BulkItemResult>[] };
+        const items = response.items ?? [];
+        const refused: string[] = [];
+        entries.forEach(({ text }, i) => {
+          const item = Object.values(items[i] ?? {})[0];
+          const status = item?.status ?? 0;
+          if ((status >= 200 && status < 300) || status === 409) {
+            this.counters.inc('dead_letters', 'index');
+          } else {
+            refused.push(
+              JSON.stringify({ ...JSON.parse(text), dead_letter_error: item?.error ?? { status } }),
+            );
+          }
+        });
+        if (refused.length > 0) await this.toFile(refused);
+        return;
+      } catch (err) {
+        if (this.stopped()) throw err;
+        await this.backoff.wait(attempt++);
+      }
+    }
+  }
+
+  private indexFor(target: string): string {
+    const day =
+      /-(\d{4}\.\d{2}\.\d{2})$/.exec(target)?.[1] ?? new Date().toISOString().slice(0, 10).replace(/-/g, '.');
+    return `${this.prefix}-deadletter-${day}`;
+  }
+
+  private deadLetterDocument({ doc, item }: Rejected): string {
+    const source = doc.ndjson.slice(doc.ndjson.indexOf('\n') + 1, -1);
+    return JSON.stringify({
+      '@timestamp': new Date().toISOString(),
+      error: { status: item.status, type: item.error?.type, reason: item.error?.reason },
+      target: { index: doc.index, id: doc.id },
+      log: { file: { path: doc.file.path }, offset: doc.start },
+      event: { original: source },
+    });
+  }
+
+  private async toFile(lines: string[]): Promise<void> {
+    const text = `${lines.join('\n')}\n`;
+    const size = await stat(this.file).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (size + text.length > this.fileMaxBytes / 2 && size > 0) {
+      // Keep the newest half of the bound; the older half is overwritten (and counted).
+      await stat(`${this.file}.1`).then(
+        (s) => this.counters.inc('bytes_lost', 'dead_letter_file_rotated', s.size),
+        () => undefined,
+      );
+      await rename(this.file, `${this.file}.1`);
+    }
+    await appendFile(this.file, text);
+    this.counters.inc('dead_letters', 'file', lines.length);
+  }
+}

@@ -1,0 +1,244 @@
+// The indices' mappings, installed as composable templates before anything is indexed.
+// - Every field dashboards filter or chart on is a keyword; PIDs, UID and severity are numbers.
+// - `dynamic: false` at the top: a field a future KubeArmor adds is kept in _source (visible in
+//   Discover) but cannot change the mapping, so it can neither break indexing nor explode the
+//   field count; it becomes searchable when this template learns it.
+// - Label maps (`labels`, `kubernetes.labels`, `kubernetes.annotations`) and `EventData` are
+//   `flattened`: any key, dots and slashes included, is one field, never an object path.
+// - `index.mapping.ignore_malformed`: a wrong-typed value (a PID that is not a number) leaves that
+//   field unindexed instead of rejecting the document.
+import type { Client } from '@elastic/elasticsearch';
+
+/** Bumped whenever the templates change, so `setup` can tell an old installation. */
+export const TEMPLATE_VERSION = 1;
+
+type Mapping = Record<string, unknown>;
+
+const keyword = { type: 'keyword', ignore_above: 1024 };
+const longKeyword = { type: 'keyword', ignore_above: 4096 };
+/** Charted as a keyword, searched as text. */
+const keywordAndText = { type: 'keyword', ignore_above: 4096, fields: { text: { type: 'text' } } };
+const long = { type: 'long' };
+const integer = { type: 'integer' };
+const date = { type: 'date' };
+const flattened = { type: 'flattened', ignore_above: 1024 };
+
+/** Provenance added by the shipper (see parse/kubearmor-record.ts). */
+const logFields: Mapping = {
+  properties: {
+    file: { properties: { path: longKeyword } },
+    offset: long,
+    stream: keyword,
+    time: { type: 'date_nanos' },
+    node: keyword,
+    parts: integer,
+    flags: keyword,
+    level: keyword,
+  },
+};
+
+/** Pod metadata from the Kubernetes API (the enrichment stage). */
+const kubernetesFields: Mapping = {
+  properties: {
+    namespace: keyword,
+    pod: { properties: { name: keyword, uid: keyword, ip: keyword } },
+    node: { properties: { name: keyword } },
+    container: { properties: { name: keyword, id: keyword, image: keyword } },
+    owner: { properties: { kind: keyword, name: keyword } },
+    deployment: { properties: { name: keyword } },
+    labels: flattened,
+    annotations: flattened,
+    namespace_labels: flattened,
+    metadata: { properties: { partial: { type: 'boolean' }, reason: keyword } },
+  },
+};
+
+/** KubeArmor's Alert, Log and Message fields (kubearmor.proto), and what the shipper derives. */
+export const kubeArmorMappings: Mapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    Timestamp: long,
+    UpdatedTime: date,
+    ClusterName: keyword,
+    HostName: keyword,
+    HostIP: keyword,
+    NamespaceName: keyword,
+    Owner: { properties: { Ref: keyword, Name: keyword, Namespace: keyword } },
+    PodName: keyword,
+    Labels: longKeyword,
+    ContainerID: keyword,
+    ContainerName: keyword,
+    ContainerImage: keyword,
+    HostPPID: long,
+    HostPID: long,
+    PPID: long,
+    PID: long,
+    UID: long,
+    ParentProcessName: longKeyword,
+    ProcessName: longKeyword,
+    PolicyName: keyword,
+    Severity: keyword,
+    Tags: longKeyword,
+    ATags: keyword,
+    Message: keywordAndText,
+    Type: keyword,
+    Source: keywordAndText,
+    Operation: keyword,
+    Resource: keywordAndText,
+    Data: keywordAndText,
+    EventData: flattened,
+    Enforcer: keyword,
+    Action: keyword,
+    Result: keyword,
+    Cwd: longKeyword,
+    TTY: keyword,
+    MaxAlertsPerSec: integer,
+    DroppingAlertsInterval: integer,
+    ExecEvent: { properties: { ExecID: keyword, ExecutableName: keyword } },
+    KubeArmorVersion: keyword,
+    NodeID: keyword,
+    ProcessHash: keyword,
+    ParentHash: keyword,
+    ResourceHash: keyword,
+    HashAlgo: keyword,
+    UserName: keyword,
+    Level: keyword,
+    severity_num: integer,
+    action_base: keyword,
+    action_policy: keyword,
+    labels: flattened,
+    tags: keyword,
+    log: logFields,
+    kubernetes: kubernetesFields,
+  },
+};
+
+/** Lines of the relay log that are not KubeArmor records. */
+export const relayMappings: Mapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    message: { type: 'text', fields: { keyword: longKeyword } },
+    relay: { properties: { reason: keyword } },
+    log: logFields,
+    kubernetes: kubernetesFields,
+  },
+};
+
+/** Documents Elasticsearch rejected, kept with the reason and where they came from. */
+export const deadLetterMappings: Mapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    error: { properties: { status: integer, type: keyword, reason: { type: 'text' } } },
+    target: { properties: { index: keyword, id: keyword } },
+    log: logFields,
+    event: { properties: { original: { type: 'text', index: false } } },
+  },
+};
+
+export type IndexKind = 'alerts' | 'logs' | 'messages' | 'relay' | 'deadletter';
+export const INDEX_KINDS: readonly IndexKind[] = ['alerts', 'logs', 'messages', 'relay', 'deadletter'];
+
+export interface TemplateOptions {
+  prefix: string;
+  shards: number;
+  replicas: number;
+  /** ILM policy to attach, when the cluster has ILM. */
+  lifecyclePolicy?: string | undefined;
+}
+
+export function mappingsFor(kind: IndexKind): Mapping {
+  return kind === 'relay' ? relayMappings : kind === 'deadletter' ? deadLetterMappings : kubeArmorMappings;
+}
+
+/** The index templates to install: name → body. */
+export function indexTemplates(options: TemplateOptions): { name: string; body: Mapping }[] {
+  return INDEX_KINDS.map((kind) => {
+    const settings: Mapping = {
+      number_of_shards: options.shards,
+      number_of_replicas: options.replicas,
+      'mapping.ignore_malformed': true,
+      'mapping.total_fields.limit': 2000,
+    };
+    if (options.lifecyclePolicy !== undefined) settings['lifecycle.name'] = options.lifecyclePolicy;
+    return {
+      name: `${options.prefix}-${kind}`,
+      body: {
+        index_patterns: [`${options.prefix}-${kind}-*`],
+        priority: 200,
+        template: { settings: { index: settings }, mappings: mappingsFor(kind) },
+        _meta: { managed_by: 'kubearmor-shipper', version: TEMPLATE_VERSION },
+      },
+    };
+  });
+}
+
+export type Lifecycle = 'ilm' | 'none';
+
+/** Whether the cluster manages index lifecycles (ILM). Clusters without it answer 4xx. */
+export async function detectLifecycle(client: Client): Promise<Lifecycle> {
+  try {
+    await client.ilm.getStatus();
+    return 'ilm';
+  } catch (err) {
+    const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return 'none';
+    throw err;
+  }
+}
+
+export interface SetupResult {
+  lifecycle: Lifecycle;
+  templates: string[];
+  policy: string | undefined;
+}
+
+/** Installs (or updates) the lifecycle policy, where possible, and the index templates. */
+export async function installTemplates(
+  client: Client,
+  options: Omit<TemplateOptions, 'lifecyclePolicy'> & { retentionDays: number },
+): Promise<SetupResult> {
+  const lifecycle = await detectLifecycle(client);
+  let policy: string | undefined;
+  if (lifecycle === 'ilm') {
+    policy = `${options.prefix}-retention`;
+    await client.ilm.putLifecycle({
+      name: policy,
+      policy: {
+        _meta: { managed_by: 'kubearmor-shipper' },
+        phases: {
+          hot: { actions: {} },
+          delete: { min_age: `${options.retentionDays}d`, actions: { delete: {} } },
+        },
+      },
+    });
+  }
+  const templates = indexTemplates({ ...options, lifecyclePolicy: policy });
+  for (const t of templates) {
+    await client.indices.putIndexTemplate({ name: t.name, ...(t.body as object) } as Parameters<
+      Client['indices']['putIndexTemplate']
+    >[0]);
+  }
+  return { lifecycle, templates: templates.map((t) => t.name), policy };
+}
+
+/** Daily indices of ours whose date is more than `days` days ago (by their name), for `prune`. */
+export async function indicesOlderThan(
+  client: Client,
+  prefix: string,
+  days: number,
+  now = new Date(),
+): Promise<string[]> {
+  const cutoff = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - days * 86_400_000;
+  const rows = await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' });
+  const out: string[] = [];
+  for (const row of rows) {
+    const name = row.index ?? '';
+    const m = /-(\d{4})\.(\d{2})\.(\d{2})$/.exec(name);
+    if (m === null || !INDEX_KINDS.some((k) => name.startsWith(`${prefix}-${k}-`))) continue;
+    if (Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) < cutoff) out.push(name);
+  }
+  return out.sort();
+}
