@@ -156,10 +156,10 @@ test('reads every generated record once, across rotated and gzipped files; nothi
 
 test('bad options are usage errors (exit 2) that name the option', async () => {
   await assert.rejects(
-    shipper('run', '--once', '--dry-run', '--paths', '/x/*.log'),
+    shipper('run', '--once', '--dry-run', '--paths', '/x/*.log', '--start-at', 'middle'),
     (err: { code: number; stderr: string }) => {
       assert.equal(err.code, 2);
-      assert.match(err.stderr, /--checkpoint-dir is required/);
+      assert.match(err.stderr, /startAt: /);
       return true;
     },
   );
