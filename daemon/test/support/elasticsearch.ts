@@ -20,3 +20,30 @@ export function testClient(): Client {
 export function uniquePrefix(label: string): string {
   return `test-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
+
+/** Documents per index kind under `prefix` (after a refresh). */
+export async function countsByKind(client: Client, prefix: string): Promise<Record<string, number>> {
+  await client.indices.refresh({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+  const res = await client.search({
+    index: `${prefix}-*`,
+    size: 0,
+    aggs: { by_index: { terms: { field: '_index', size: 100 } } },
+  });
+  const out: Record<string, number> = {};
+  const buckets =
+    (res.aggregations?.by_index as { buckets: { key: string; doc_count: number }[] } | undefined)?.buckets ??
+    [];
+  for (const b of buckets) {
+    const kind = b.key.slice(prefix.length + 1).replace(/-\d{4}\.\d{2}\.\d{2}$/, '');
+    out[kind] = (out[kind] ?? 0) + b.doc_count;
+  }
+  return out;
+}
+
+/** Removes everything a test made under `prefix`. */
+export async function cleanUp(client: Client, prefix: string): Promise<void> {
+  await client.indices
+    .delete({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true })
+    .catch(() => undefined);
+  await client.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => undefined);
+}
