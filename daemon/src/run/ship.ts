@@ -206,7 +206,11 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       {
         lines: counters.get('lines_read'),
         records: counters.byLabel('records'),
+        badLines: counters.byLabel('bad_lines'),
+        flags: counters.byLabel('record_flags'),
         documents: counters.byLabel('documents'),
+        deadLetters: counters.byLabel('dead_letters'),
+        bytesLost: counters.byLabel('bytes_lost'),
         unacknowledged: shipper.pendingDocuments,
       },
       'stopped',

@@ -52,7 +52,11 @@ export function logLines(stdout: string): { msg: string; [key: string]: unknown 
 export interface StoppedSummary {
   lines: number;
   records: Record<string, number>;
+  badLines: Record<string, number>;
+  flags: Record<string, number>;
   documents: Record<string, number>;
+  deadLetters: Record<string, number>;
+  bytesLost: Record<string, number>;
   unacknowledged: number;
 }
 
