@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  ConfigError,
+  configFromEnv,
+  configFromFile,
+  mergeConfig,
+  redactConfig,
+  validateConfig,
+} from './shipper-config.js';
+
+test('defaults make a valid configuration', () => {
+  const config = validateConfig({});
+  assert.deepEqual(config.paths, ['/var/log/containers/kubearmor-relay-*.log']);
+  assert.equal(config.elasticsearch.tlsVerify, true);
+  assert.equal(config.elasticsearch.compression, true);
+  assert.equal(config.batch.maxInFlight, 2);
+});
+
+test('file < environment < flags, objects merged key by key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'config-'));
+  try {
+    const file = join(dir, 'shipper.yaml');
+    await writeFile(
+      file,
+      'indexPrefix: fromfile\nelasticsearch:\n  url: http://file:9200\n  replicas: 0\nbatch:\n  maxDocs: 10\n',
+    );
+    const env = configFromEnv({
+      ES_URL: 'http://env:9200',
+      NODE_NAME: 'node-7',
+      SHIPPER_PATHS: '/a/*.log, /b/*.log',
+    });
+    const config = validateConfig(
+      mergeConfig(await configFromFile(file), env, { elasticsearch: { url: 'http://flag:9200' } }),
+    );
+    assert.equal(config.indexPrefix, 'fromfile');
+    assert.equal(config.elasticsearch.url, 'http://flag:9200');
+    assert.equal(config.elasticsearch.replicas, 0);
+    assert.equal(config.nodeName, 'node-7');
+    assert.deepEqual(config.paths, ['/a/*.log', '/b/*.log']);
+    assert.equal(config.batch.maxDocs, 10);
+    assert.equal(config.batch.maxBytes, 5 << 20);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('errors name the bad key', () => {
+  const message = (raw: Record<string, unknown>) => {
+    try {
+      validateConfig(raw);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.message;
+    }
+    assert.fail('expected an error');
+  };
+  assert.match(message({ batch: { maxDocs: -1 } }), /batch\.maxDocs/);
+  assert.match(message({ elasticsearch: { url: 'not a url' } }), /elasticsearch\.url/);
+  assert.match(message({ elasticsearch: { urll: 'http://x' } }), /unknown setting "elasticsearch\.urll"/);
+  assert.match(message({ indexPrefix: 'Upper' }), /indexPrefix/);
+  assert.match(message({ startAt: 'middle' }), /startAt/);
+  assert.match(
+    message({ elasticsearch: { username: 'u' } }),
+    /username and elasticsearch\.password go together/,
+  );
+  assert.throws(() => configFromEnv({ ES_TLS_VERIFY: 'maybe' }), /ES_TLS_VERIFY/);
+});
+
+test('secrets are redacted for printing', () => {
+  const config = validateConfig({ elasticsearch: { username: 'elastic', password: 's3cret' } });
+  const printed = JSON.stringify(redactConfig(config));
+  assert.ok(!printed.includes('s3cret'));
+  assert.match(printed, /"password":"\[redacted\]"/);
+  const withKey = JSON.stringify(
+    redactConfig(validateConfig({ elasticsearch: { apiKey: 'a2V5OnNlY3JldA==' } })),
+  );
+  assert.ok(!withKey.includes('a2V5OnNlY3JldA=='));
+});

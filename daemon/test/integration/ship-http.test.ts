@@ -1,0 +1,126 @@
+// The daemon's status endpoints while it runs: /metrics in Prometheus format with the pipeline's
+// counters, /healthz and /readyz; and `--print-config`, `check`, `setup` and `prune` against the
+// real Elasticsearch.
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@elastic/elasticsearch';
+import { type Corpus, makeCorpus } from '../support/corpus.js';
+import { cleanUp, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
+import { runShipper, startShipper } from '../support/shipper-process.js';
+
+let client: Client;
+let corpus: Corpus;
+const prefix = uniquePrefix('http');
+
+before(async () => {
+  client = testClient();
+  corpus = await makeCorpus('ship-http', 2000, 41);
+});
+after(async () => {
+  await cleanUp(client, prefix);
+  await client.close();
+  await rm(corpus.dir, { recursive: true, force: true });
+});
+
+test('/metrics, /healthz and /readyz of a running daemon', async () => {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const running = startShipper(
+    [
+      'run',
+      '--paths',
+      corpus.glob,
+      '--checkpoint-dir',
+      corpus.checkpointDir,
+      '--es-url',
+      testEsUrl(),
+      '--es-replicas',
+      '0',
+      '--index-prefix',
+      prefix,
+      '--http-port',
+      String(port),
+      '--http-host',
+      '127.0.0.1',
+    ].filter((a) => a !== '--http-host' && a !== '127.0.0.1'),
+  );
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    let metrics = '';
+    for (let i = 0; i < 100; i++) {
+      metrics = await fetch(`${base}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+      if (/kubearmor_shipper_documents_total\{result="indexed"\} 2000/.test(metrics)) break;
+      await sleep(200);
+    }
+    assert.match(metrics, /kubearmor_shipper_documents_total\{result="indexed"\} 2000/);
+    assert.match(metrics, /kubearmor_shipper_records_total\{kind="alert"\} \d+/);
+    assert.match(metrics, /kubearmor_shipper_bad_lines_total\{reason="stderr"\} \d+/);
+    assert.match(metrics, /kubearmor_shipper_bulk_latency_seconds_count \d+/);
+    assert.match(metrics, /kubearmor_shipper_bytes_in_flight 0/);
+    assert.match(metrics, /kubearmor_shipper_file_lag_bytes\{path="[^"]+"\} 0/);
+    assert.match(metrics, /kubearmor_shipper_checkpoint_age_seconds \d/);
+    assert.match(metrics, /kubearmor_shipper_elasticsearch_up 1/);
+    assert.match(metrics, /kubearmor_shipper_process_resident_memory_bytes \d+/);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  } finally {
+    running.child.kill('SIGTERM');
+    assert.equal((await running.done).code, 0);
+  }
+});
+
+test('--print-config shows the merged configuration without secrets', async () => {
+  const file = join(corpus.dir, 'shipper.yaml');
+  await writeFile(file, 'elasticsearch:\n  username: elastic\n  password: hunter2\nbatch:\n  maxDocs: 99\n');
+  const run = await runShipper(['run', '--config', file, '--print-config'], {
+    ES_URL: 'https://es.example:9200',
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /url: https:\/\/es\.example:9200/);
+  assert.match(run.stdout, /maxDocs: 99/);
+  assert.match(run.stdout, /password: "?\[redacted\]"?/);
+  assert.ok(!run.stdout.includes('hunter2'));
+  const bad = await runShipper(['run', '--config', file, '--print-config'], { ES_TLS_VERIFY: 'sometimes' });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /ES_TLS_VERIFY/);
+});
+
+test('check, setup and prune against the real Elasticsearch', async () => {
+  const es = ['--es-url', testEsUrl(), '--index-prefix', prefix, '--es-replicas', '0'];
+  const setup = await runShipper(['setup', ...es]);
+  assert.equal(setup.code, 0, setup.stderr);
+  assert.match(setup.stdout, new RegExp(`installed index templates: ${prefix}-alerts`));
+  assert.match(setup.stdout, /no ILM; delete old indices with: kubearmor-shipper prune --older-than 30d/);
+  const check = await runShipper(['check', ...es]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /version 8\.\d+\.\d+/);
+  assert.match(check.stdout, /no ILM on this cluster/);
+  assert.match(check.stdout, new RegExp(`templates: .*${prefix}-deadletter`));
+
+  // Indices named by day, one past the retention and one within it, under a prefix of their own.
+  const p = uniquePrefix('prune');
+  const day = (daysAgo: number) =>
+    new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '.');
+  const old = `${p}-alerts-${day(40)}`;
+  const recent = `${p}-logs-${day(5)}`;
+  await client.indices.create({ index: old, settings: { number_of_replicas: 0 } });
+  await client.indices.create({ index: recent, settings: { number_of_replicas: 0 } });
+  await client.indices.create({ index: `${p}-unrelated-${day(90)}`, settings: { number_of_replicas: 0 } });
+  const pruneArgs = ['prune', '--older-than', '30d', '--es-url', testEsUrl(), '--index-prefix', p];
+  const dry = await runShipper([...pruneArgs, '--dry-run']);
+  assert.equal(dry.stdout, `would delete ${old}\n`);
+  const prune = await runShipper(pruneArgs);
+  assert.equal(prune.stdout, `deleted ${old}\n`);
+  assert.equal(await client.indices.exists({ index: old }), false);
+  assert.equal(await client.indices.exists({ index: recent }), true);
+  await client.indices.delete({ index: `${p}-*` });
+
+  const unreachable = await runShipper(['check', '--es-url', 'http://127.0.0.1:9']);
+  assert.equal(unreachable.code, 1);
+  assert.match(unreachable.stderr, /cannot reach Elasticsearch/);
+});
