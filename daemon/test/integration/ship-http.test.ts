@@ -27,25 +27,21 @@ after(async () => {
 
 test('/metrics, /healthz and /readyz of a running daemon', async () => {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const running = startShipper(
-    [
-      'run',
-      '--paths',
-      corpus.glob,
-      '--checkpoint-dir',
-      corpus.checkpointDir,
-      '--es-url',
-      testEsUrl(),
-      '--es-replicas',
-      '0',
-      '--index-prefix',
-      prefix,
-      '--http-port',
-      String(port),
-      '--http-host',
-      '127.0.0.1',
-    ].filter((a) => a !== '--http-host' && a !== '127.0.0.1'),
-  );
+  const running = startShipper([
+    'run',
+    '--paths',
+    corpus.glob,
+    '--checkpoint-dir',
+    corpus.checkpointDir,
+    '--es-url',
+    testEsUrl(),
+    '--es-replicas',
+    '0',
+    '--index-prefix',
+    prefix,
+    '--http-port',
+    String(port),
+  ]);
   try {
     const base = `http://127.0.0.1:${port}`;
     let metrics = '';
