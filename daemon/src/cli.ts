@@ -219,7 +219,7 @@ async function runCommand(args: readonly string[]): Promise<number> {
       signal,
       ...(values.progress ? { onProgress: (p: ProgressSnapshot) => progressLine(p, started) } : {}),
     });
-    if (values.progress) process.stderr.write('\n');
+    if (values.progress && process.stderr.isTTY) process.stderr.write('\n');
     return result.setup === undefined && !signal.aborted ? 1 : 0;
   } finally {
     release();
@@ -231,9 +231,10 @@ function progressLine(p: ProgressSnapshot, started: number): void {
   const rate = p.linesRead - lastLines;
   lastLines = p.linesRead;
   const secs = Math.round((Date.now() - started) / 1000);
+  // One line rewritten in place on a terminal, one line per second otherwise.
   process.stderr.write(
-    `\r${secs}s  ${rate} lines/s  read ${p.linesRead}  indexed ${p.documentsIndexed}  already there ${p.alreadyPresent}` +
-      `  dead-lettered ${p.deadLettered}  lag ${(p.lagBytes / 1048576).toFixed(1)} MiB   `,
+    `${process.stderr.isTTY ? '\r' : ''}${secs}s  ${rate} lines/s  read ${p.linesRead}  indexed ${p.documentsIndexed}  already there ${p.alreadyPresent}` +
+      `  dead-lettered ${p.deadLettered}  lag ${(p.lagBytes / 1048576).toFixed(1)} MiB${process.stderr.isTTY ? '   ' : '\n'}`,
   );
 }
 
