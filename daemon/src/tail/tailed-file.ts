@@ -42,6 +42,8 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   atEnd = false;
   /** When it was first seen at its end with no growth (ms), for the rotate-wait grace. */
   atEndSince = 0;
+  /** When maintain() last looked at the file (ms). */
+  lastLook = 0;
   /** Last size seen. */
   size: number;
   /** Reading is held by the consumer. */

@@ -210,8 +210,13 @@ export class Tailer {
         if (f.finished) this.forget(f);
         continue;
       }
-      // Files being read are checked by each read; files waiting for their turn are checked here.
+      // Files being read are checked by each read; files waiting for their turn are checked here,
+      // once a second (a stat per waiting file per read would cost more than the read).
       if (!f.atEnd && this.isTurnOf(f)) continue;
+      const now = this.now();
+      if (!f.atEnd && now - f.lastLook < 1000) continue;
+      if (f.atEnd && !drain && now - f.lastLook < 100) continue;
+      f.lastLook = now;
       if (f.source.compressed) {
         if (!f.atEnd) continue;
         this.release(f);

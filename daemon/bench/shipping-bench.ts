@@ -1,0 +1,242 @@
+// `npm run bench`: throughput and memory of the shipper, with ratios measured in the same run.
+//   (0) the bare ceiling: the same lines read from memory, JSON.parse and JSON.stringify each;
+//   (1) files → a local HTTP endpoint that accepts _bulk and discards it;
+//   (2) files → the real local Elasticsearch.
+// The shipper runs as a child process pinned to one core (taskset), so its CPU seconds and peak
+// RSS are its own. BENCH_LINES sets the corpus size (default 300000, about 300 MB).
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { generateRelayLogs } from '../src/generate/kubelet-log-writer.js';
+
+const CHILD = process.argv[2] === '--child';
+
+interface Measured {
+  lines: number;
+  bytes: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  maxRssMiB: number;
+}
+
+if (CHILD) {
+  // Child: ship with the given arguments, then report what it cost.
+  const { main } = await import('../src/cli.js');
+  const started = performance.now();
+  const code = await main(process.argv.slice(3));
+  const usage = process.resourceUsage();
+  process.stderr.write(
+    `\nBENCH ${JSON.stringify({
+      code,
+      wallSeconds: (performance.now() - started) / 1000,
+      cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+      maxRssMiB: usage.maxRSS / 1024,
+    })}\n`,
+  );
+  process.exit(code);
+}
+
+const lines = Number(process.env.BENCH_LINES ?? 300_000);
+const here = fileURLToPath(import.meta.url);
+
+function filesOf(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesOf(path));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
+}
+
+/** The bare ceiling: split the corpus into lines, parse each record's JSON, stringify it back. */
+function ceiling(dir: string): Measured {
+  const contents = filesOf(join(dir, 'pods')).map((f) =>
+    f.endsWith('.gz') ? gunzipSync(readFileSync(f)) : readFileSync(f),
+  );
+  const bytes = contents.reduce((n, b) => n + b.length, 0);
+  const startCpu = process.cpuUsage();
+  const started = performance.now();
+  let count = 0;
+  let sink = 0;
+  for (const buf of contents) {
+    const text = buf.toString('utf8');
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      const brace = text.indexOf('{', from);
+      if (brace >= 0 && brace < nl) {
+        try {
+          sink += JSON.stringify(JSON.parse(text.slice(brace, nl))).length;
+        } catch {
+          // split pieces and noise: counted as lines all the same
+        }
+      }
+      count++;
+      from = nl + 1;
+    }
+  }
+  const cpu = process.cpuUsage(startCpu);
+  if (sink === 0) throw new Error('nothing parsed');
+  return {
+    lines: count,
+    bytes,
+    wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+async function runShipper(args: string[]): Promise<Measured> {
+  const node = [process.execPath, '--import', 'tsx', here, '--child', ...args];
+  const command = ['taskset', '-c', '0', ...node];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('close', () => {
+      const m = /BENCH (\{.*\})/.exec(stderr);
+      if (m === null) return reject(new Error(`the shipper did not finish:\n${stderr.slice(-2000)}`));
+      const r = JSON.parse(m[1] as string) as {
+        code: number;
+        wallSeconds: number;
+        cpuSeconds: number;
+        maxRssMiB: number;
+      };
+      if (r.code !== 0) return reject(new Error(`the shipper exited ${r.code}:\n${stderr.slice(-2000)}`));
+      resolve({ lines: 0, bytes: 0, ...r });
+    });
+  });
+}
+
+/** Accepts _bulk (gzip or not), answers like Elasticsearch, keeps nothing. */
+async function discardingSink(): Promise<{ url: string; close: () => Promise<void>; docs: () => number }> {
+  let docs = 0;
+  const server = createServer((req, res) => {
+    let bytes = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      res.setHeader('x-elastic-product', 'Elasticsearch');
+      res.setHeader('content-type', 'application/json');
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (path.endsWith('/_bulk')) {
+        let body = Buffer.concat(chunks, bytes);
+        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+        let n = 0;
+        for (let i = body.indexOf(10); i >= 0; i = body.indexOf(10, i + 1)) n++;
+        docs += n / 2;
+        res.end('{"errors":false,"items":[]}');
+      } else if (path.startsWith('/_ilm')) {
+        res.statusCode = 405;
+        res.end('{"error":"no ilm","status":405}');
+      } else {
+        res.end('{"acknowledged":true,"cluster_name":"sink","status":"green"}');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+    docs: () => docs,
+  };
+}
+
+function row(name: string, m: Measured, lineCount: number, bytes: number): string {
+  const perSec = lineCount / m.wallSeconds;
+  const perCpu = lineCount / m.cpuSeconds;
+  return (
+    `${name.padEnd(34)} ${Math.round(perSec).toString().padStart(9)} lines/s ${(bytes / 1048576 / m.wallSeconds).toFixed(1).padStart(7)} MiB/s ` +
+    `${m.cpuSeconds.toFixed(2).padStart(7)} CPU s ${Math.round(perCpu).toString().padStart(9)} lines/CPU-s ${m.maxRssMiB.toFixed(0).padStart(5)} MiB peak RSS`
+  );
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-'));
+try {
+  process.stderr.write(`generating ${lines} relay lines…\n`);
+  const corpus = await generateRelayLogs({
+    out: join(dir, 'node'),
+    records: lines,
+    seed: 5,
+    rotateBytes: 10 * 1024 * 1024,
+    maxFiles: 100_000,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+  });
+  const corpusBytes = filesOf(join(dir, 'node', 'pods')).reduce((n, f) => n + statSync(f).size, 0);
+  const top = ceiling(join(dir, 'node'));
+  const common = [
+    'run',
+    '--once',
+    '--paths',
+    corpus.glob,
+    '--es-replicas',
+    '0',
+    '--no-http',
+    '--log-level',
+    'warn',
+  ];
+
+  const sink = await discardingSink();
+  const toSink = await runShipper([
+    ...common,
+    '--checkpoint-dir',
+    join(dir, 'cp-sink'),
+    '--es-url',
+    sink.url,
+  ]);
+  const sunk = sink.docs();
+  await sink.close();
+  if (sunk !== corpus.lines) throw new Error(`the sink got ${sunk} documents of ${corpus.lines}`);
+
+  let toEs: Measured | undefined;
+  const esUrl =
+    process.env.TEST_ES_URL ??
+    execFileSync(
+      'bash',
+      [fileURLToPath(new URL('../../scripts/elasticsearch.sh', import.meta.url)), 'start'],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split('\n')
+      .pop();
+  if (esUrl !== undefined) {
+    toEs = await runShipper([
+      ...common,
+      '--checkpoint-dir',
+      join(dir, 'cp-es'),
+      '--es-url',
+      esUrl,
+      '--index-prefix',
+      'bench',
+    ]);
+    execFileSync('curl', ['-fsS', '-X', 'DELETE', `${esUrl}/bench-*`], { stdio: 'ignore' });
+  }
+
+  const n = top.lines;
+  console.log(
+    `corpus: ${n} lines (${corpus.lines} records), ${(top.bytes / 1048576).toFixed(0)} MiB uncompressed, ${(corpusBytes / 1048576).toFixed(0)} MiB on disk, ${corpus.files.length} files`,
+  );
+  console.log(row('ceiling: JSON.parse + stringify', top, n, top.bytes));
+  console.log(row('(1) files → discarding _bulk', toSink, n, top.bytes));
+  if (toEs !== undefined) console.log(row('(2) files → real Elasticsearch', toEs, n, top.bytes));
+  const ratio = (m: Measured) => (n / m.cpuSeconds / (n / top.cpuSeconds)).toFixed(2);
+  console.log(
+    `ratio to the ceiling, per CPU second: (1) ${ratio(toSink)}${toEs === undefined ? '' : `, (2) ${ratio(toEs)}`}`,
+  );
+  console.log(
+    `ratio to the ceiling, wall clock on one core: (1) ${(top.wallSeconds / toSink.wallSeconds).toFixed(2)}`,
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
