@@ -2,8 +2,9 @@
 //   (0) the bare ceiling: the same lines read from memory, JSON.parse and JSON.stringify each;
 //   (1) files → a local HTTP endpoint that accepts _bulk and discards it;
 //   (2) files → the real local Elasticsearch.
-// The shipper runs as a child process pinned to one core (taskset), so its CPU seconds and peak
-// RSS are its own. BENCH_LINES sets the corpus size (default 300000, about 300 MB).
+// The shipper runs as the built bundle in a child process pinned to one core (taskset), measured by
+// GNU time, so its CPU seconds and peak RSS are its own, start-up included. BENCH_LINES sets the
+// corpus size (default 300000, about 300 MB).
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,8 +16,6 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { generateRelayLogs } from '../src/generate/kubelet-log-writer.js';
 
-const CHILD = process.argv[2] === '--child';
-
 interface Measured {
   lines: number;
   bytes: number;
@@ -25,25 +24,10 @@ interface Measured {
   maxRssMiB: number;
 }
 
-if (CHILD) {
-  // Child: ship with the given arguments, then report what it cost.
-  const { main } = await import('../src/cli.js');
-  const started = performance.now();
-  const code = await main(process.argv.slice(3));
-  const usage = process.resourceUsage();
-  process.stderr.write(
-    `\nBENCH ${JSON.stringify({
-      code,
-      wallSeconds: (performance.now() - started) / 1000,
-      cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
-      maxRssMiB: usage.maxRSS / 1024,
-    })}\n`,
-  );
-  process.exit(code);
-}
-
 const lines = Number(process.env.BENCH_LINES ?? 300_000);
-const here = fileURLToPath(import.meta.url);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bundle = join(root, 'dist', 'kubearmor-shipper.js');
+execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 function filesOf(dir: string): string[] {
   const out: string[] = [];
@@ -93,25 +77,34 @@ function ceiling(dir: string): Measured {
 }
 
 async function runShipper(args: string[]): Promise<Measured> {
-  const node = [process.execPath, '--import', 'tsx', here, '--child', ...args];
-  const command = ['taskset', '-c', '0', ...node];
+  const command = [
+    'taskset',
+    '-c',
+    '0',
+    '/usr/bin/time',
+    '-f',
+    'BENCH %e %U %S %M',
+    process.execPath,
+    bundle,
+    ...args,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
     });
-    child.on('close', () => {
-      const m = /BENCH (\{.*\})/.exec(stderr);
-      if (m === null) return reject(new Error(`the shipper did not finish:\n${stderr.slice(-2000)}`));
-      const r = JSON.parse(m[1] as string) as {
-        code: number;
-        wallSeconds: number;
-        cpuSeconds: number;
-        maxRssMiB: number;
-      };
-      if (r.code !== 0) return reject(new Error(`the shipper exited ${r.code}:\n${stderr.slice(-2000)}`));
-      resolve({ lines: 0, bytes: 0, ...r });
+    child.on('close', (code) => {
+      const m = /BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
+      if (code !== 0 || m === null)
+        return reject(new Error(`the shipper failed (${code}):\n${stderr.slice(-2000)}`));
+      resolve({
+        lines: 0,
+        bytes: 0,
+        wallSeconds: Number(m[1]),
+        cpuSeconds: Number(m[2]) + Number(m[3]),
+        maxRssMiB: Number(m[4]) / 1024,
+      });
     });
   });
 }

@@ -43,16 +43,16 @@ export const ConfigSchema = z.strictObject({
   batch: z
     .strictObject({
       maxDocs: positive.default(2000),
-      maxBytes: positive.default(5 << 20),
+      maxBytes: positive.default(2 << 20),
       maxAgeMs: positive.default(1000),
       maxInFlight: positive.max(16).default(2),
     })
-    .default({ maxDocs: 2000, maxBytes: 5 << 20, maxAgeMs: 1000, maxInFlight: 2 }),
+    .default({ maxDocs: 2000, maxBytes: 2 << 20, maxAgeMs: 1000, maxInFlight: 2 }),
   retry: z
     .strictObject({ initialMs: positive.default(500), maxMs: positive.default(30_000) })
     .default({ initialMs: 500, maxMs: 30_000 }),
   /** Bytes of records read but not yet acknowledged; past it, reading waits. */
-  memoryBudgetBytes: positive.default(64 << 20),
+  memoryBudgetBytes: positive.default(16 << 20),
   /** Rejected documents Elasticsearch would not take even in the dead-letter index. */
   deadLetterFileMaxBytes: positive.default(50 << 20),
   http: z

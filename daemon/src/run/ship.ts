@@ -76,19 +76,27 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     () => signal.aborted,
   );
   let metrics: ShipperMetrics | undefined;
-  const shipper = new BulkShipper(client, config.batch, budget, deadLetters, counters, backoff, {
-    onBulkLatency: (s) => metrics?.bulkLatency.observe(s),
-    onReachable: () => {
-      lastReachable = Date.now();
+  const shipper = new BulkShipper(
+    client,
+    { ...config.batch, gzip: config.elasticsearch.compression },
+    budget,
+    deadLetters,
+    counters,
+    backoff,
+    {
+      onBulkLatency: (s) => metrics?.bulkLatency.observe(s),
+      onReachable: () => {
+        lastReachable = Date.now();
+      },
+      onRequestError: (err, attempt) => {
+        // One line per problem, then at most one every 30 s while it lasts.
+        if (attempt === 0 || Date.now() - lastErrorLog > 30_000) {
+          lastErrorLog = Date.now();
+          logger.warn({ attempt, error: describeError(err) }, 'bulk request failed; retrying with backoff');
+        }
+      },
     },
-    onRequestError: (err, attempt) => {
-      // One line per problem, then at most one every 30 s while it lasts.
-      if (attempt === 0 || Date.now() - lastErrorLog > 30_000) {
-        lastErrorLog = Date.now();
-        logger.warn({ attempt, error: describeError(err) }, 'bulk request failed; retrying with backoff');
-      }
-    },
-  });
+  );
   const tailer = new Tailer(
     {
       includes: config.paths,

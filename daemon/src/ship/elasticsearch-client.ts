@@ -7,7 +7,8 @@ import type { ShipperConfig } from '../config/shipper-config.js';
 export function createElasticsearchClient(es: ShipperConfig['elasticsearch']): Client {
   const options: ClientOptions = {
     node: es.url,
-    compression: es.compression,
+    // Bulk bodies are compressed by the shipper itself (bulk-shipper.ts); the rest is small.
+    compression: false,
     requestTimeout: es.requestTimeoutMs,
     maxRetries: 0,
   };
