@@ -42,7 +42,7 @@ test('file < environment < flags, objects merged key by key', async () => {
     assert.equal(config.nodeName, 'node-7');
     assert.deepEqual(config.paths, ['/a/*.log', '/b/*.log']);
     assert.equal(config.batch.maxDocs, 10);
-    assert.equal(config.batch.maxBytes, 5 << 20);
+    assert.equal(config.batch.maxBytes, 2 << 20);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
