@@ -22,6 +22,7 @@ import { type ProgressSnapshot, ship } from './run/ship.js';
 import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
+import { tailerOptions } from './run/tailer-options.js';
 import { createElasticsearchClient, describeError } from './ship/elasticsearch-client.js';
 import { detectLifecycle, indicesOlderThan, installTemplates } from './ship/index-templates.js';
 import { Tailer } from './tail/tailer.js';
@@ -247,22 +248,7 @@ async function dryRun(config: ShipperConfig, once: boolean): Promise<number> {
     process.stderr.write(`checkpoints: ${loaded.status}\n`);
   }
   const output = new DryRunOutput(process.stdout);
-  const tailer = new Tailer(
-    {
-      includes: config.paths,
-      excludes: config.exclude,
-      startAt: config.startAt,
-      nodeName: config.nodeName,
-      record: { indexPrefix: config.indexPrefix },
-      maxEventBytes: config.maxEventBytes,
-      bufferBytes: 256 * 1024,
-      rotateWaitMs: config.rotateWaitMs,
-      releasedRetentionMs: 24 * 3600 * 1000,
-    },
-    output,
-    counters,
-    loaded.files,
-  );
+  const tailer = new Tailer(tailerOptions(config), output, counters, loaded.files);
   try {
     if (once) {
       await tailOnce(tailer);

@@ -19,6 +19,7 @@ import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
 import { tailFollow } from './tail-follow.js';
 import { tailOnce } from './tail-once.js';
+import { tailerOptions } from './tailer-options.js';
 
 export interface ShipOptions {
   once: boolean;
@@ -97,22 +98,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       },
     },
   );
-  const tailer = new Tailer(
-    {
-      includes: config.paths,
-      excludes: config.exclude,
-      startAt: config.startAt,
-      nodeName: config.nodeName,
-      record: { indexPrefix: config.indexPrefix },
-      maxEventBytes: config.maxEventBytes,
-      bufferBytes: 256 * 1024,
-      rotateWaitMs: config.rotateWaitMs,
-      releasedRetentionMs: 24 * 3600 * 1000,
-    },
-    shipper,
-    counters,
-    loaded.files,
-  );
+  const tailer = new Tailer(tailerOptions(config), shipper, counters, loaded.files);
 
   const lag = () =>
     tailer.trackedFiles().map((f) => ({
