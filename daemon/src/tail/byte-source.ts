@@ -67,8 +67,8 @@ export class GzipFileSource implements ByteSource {
 
   private restart(): void {
     this.destroyStreams();
-    const file = createReadStream(this.path);
-    const gunzip = file.pipe(createGunzip());
+    const file = createReadStream(this.path, { highWaterMark: 64 * 1024 });
+    const gunzip = file.pipe(createGunzip({ chunkSize: 64 * 1024 }));
     // A damaged file must not leave an error unhandled on either stream.
     file.on('error', (err) => gunzip.destroy(err));
     this.file = file;
@@ -135,6 +135,16 @@ export class GzipFileSource implements ByteSource {
     this.ended = true;
   }
 
+  /** Drops the decompression state (after a look at the head); the next read starts over. */
+  rewind(): void {
+    this.destroyStreams();
+    this.iterator = undefined;
+    this.chunk = Buffer.alloc(0);
+    this.chunkPos = 0;
+    this.pos = 0;
+    this.ended = false;
+  }
+
   private destroyStreams(): void {
     this.file?.destroy();
     this.stream?.destroy();
@@ -152,5 +162,7 @@ export async function readHead(source: ByteSource, max: number): Promise<Buffer>
     if (n === 0) break;
     got += n;
   }
+  // A compressed file waiting its turn should not hold decompression buffers meanwhile.
+  if (source instanceof GzipFileSource) source.rewind();
   return buf.subarray(0, got);
 }
