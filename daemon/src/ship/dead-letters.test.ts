@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Client } from '@elastic/elasticsearch';
+import { Counters } from '../metrics/counters.js';
+import type { TailedFile } from '../tail/tailed-file.js';
+import { Backoff } from './backoff.js';
+import type { PendingDocument } from './bulk-shipper.js';
+import { DeadLetters } from './dead-letters.js';
+
+/** A client whose dead-letter index refuses everything (a stand-in: real ES cannot be made to). */
+function refusingClient(bodies: string[]): Client {
+  return {
+    bulk: async ({ operations }: { operations: string }) => {
+      bodies.push(operations);
+      const count = operations.split('\n').filter((l) => l !== '').length / 2;
+      return {
+        items: Array.from({ length: count }, () => ({
+          create: { status: 403, error: { type: 'security_exception', reason: 'no' } },
+        })),
+      };
+    },
+  } as unknown as Client;
+}
+
+function doc(i: number): PendingDocument {
+  const source = `{"Timestamp":1721990507,"Type":"HostLog","N":${i}}`;
+  return {
+    file: { path: '/var/log/containers/relay.log' } as TailedFile,
+    start: i * 100,
+    index: 'kubearmor-logs-2024.07.26',
+    id: `abc-${i}`,
+    ndjson: `{"create":{"_index":"kubearmor-logs-2024.07.26","_id":"abc-${i}"}}\n${source}\n`,
+    bytes: 100,
+  };
+}
+
+test('documents the dead-letter index refuses go to the local file, with both reasons; the file stays bounded', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'deadletters-'));
+  try {
+    const file = join(dir, 'deadletter.ndjson');
+    const bodies: string[] = [];
+    const counters = new Counters();
+    const dl = new DeadLetters(refusingClient(bodies), 'kubearmor', file, 4000, counters, new Backoff(1, 2));
+    await dl.store([
+      {
+        doc: doc(1),
+        item: { status: 400, error: { type: 'document_parsing_exception', reason: 'bad Owner' } },
+      },
+    ]);
+    assert.match(bodies[0] ?? '', /"_index":"kubearmor-deadletter-2024\.07\.26","_id":"abc-1"/);
+    const line = JSON.parse((await readFile(file, 'utf8')).trim()) as Record<string, unknown>;
+    assert.deepEqual(line.error, { status: 400, type: 'document_parsing_exception', reason: 'bad Owner' });
+    assert.deepEqual(line.target, { index: 'kubearmor-logs-2024.07.26', id: 'abc-1' });
+    assert.deepEqual(line.log, { file: { path: '/var/log/containers/relay.log' }, offset: 100 });
+    assert.equal(
+      (line.event as { original: string }).original,
+      '{"Timestamp":1721990507,"Type":"HostLog","N":1}',
+    );
+    assert.equal((line.dead_letter_error as { type: string }).type, 'security_exception');
+    assert.equal(counters.get('dead_letters', 'file'), 1);
+
+    for (let i = 2; i < 40; i++) await dl.store([{ doc: doc(i), item: { status: 400 } }]);
+    const size = (await stat(file)).size + (await stat(`${file}.1`)).size;
+    assert.ok(size <= 4000, `${size} bytes kept`);
+    assert.ok(counters.get('bytes_lost', 'dead_letter_file_rotated') > 0);
+    assert.equal(counters.get('dead_letters', 'file'), 39);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
