@@ -1,7 +1,6 @@
 // GET /metrics (Prometheus text), /healthz (the main loop is turning) and /readyz (Elasticsearch
 // answers and the templates are installed), on a plain node:http server.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 export interface Health {
@@ -45,8 +44,4 @@ export async function startStatusServer(
     server.listen(port, host, () => resolve());
   });
   return server;
-}
-
-export function serverPort(server: Server): number {
-  return (server.address() as AddressInfo).port;
 }

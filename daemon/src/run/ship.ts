@@ -28,8 +28,6 @@ export interface ShipOptions {
   signal: AbortSignal;
   /** Called about once a second with a snapshot of the counters (the demo's progress line). */
   onProgress?: (snapshot: ProgressSnapshot) => void;
-  /** Reports the status server's address once it listens. */
-  onListening?: (server: Server) => void;
 }
 
 export interface ProgressSnapshot {
@@ -124,7 +122,6 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         return problems;
       },
     });
-    options.onListening?.(server);
   }
   const pinger = setInterval(() => {
     if (Date.now() - lastReachable < 10_000) return;

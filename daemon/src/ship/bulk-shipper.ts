@@ -17,7 +17,6 @@ import { type ShippableRecord, serializeDocument } from '../parse/kubearmor-reco
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import type { Backoff } from './backoff.js';
 import type { DeadLetters } from './dead-letters.js';
-import { describeError } from './elasticsearch-client.js';
 import type { MemoryBudget } from './memory-budget.js';
 
 export interface BatchOptions {
@@ -64,6 +63,7 @@ export class BulkShipper implements RecordConsumer {
   /** Full batches waiting for a free request slot. */
   private readonly queue: PendingDocument[][] = [];
   private inFlight = 0;
+  private inFlightDocs = 0;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
 
@@ -103,8 +103,6 @@ export class BulkShipper implements RecordConsumer {
     for (const b of this.queue) n += b.length;
     return n + this.inFlightDocs;
   }
-
-  private inFlightDocs = 0;
 
   /** Sends what is batched now, without waiting for the age limit. */
   flush(): void {
@@ -229,5 +227,3 @@ export function requestErrorKind(err: unknown): string {
   if (typeof status === 'number') return String(status);
   return (err as { name?: string }).name ?? 'error';
 }
-
-export { describeError };

@@ -23,12 +23,6 @@ export function createElasticsearchClient(es: ShipperConfig['elasticsearch']): C
   return new Client(options);
 }
 
-/** The HTTP status of a client error, if it has one. */
-export function errorStatus(err: unknown): number | undefined {
-  const meta = (err as { meta?: { statusCode?: number } }).meta;
-  return typeof meta?.statusCode === 'number' ? meta.statusCode : undefined;
-}
-
 /** A short description of a client error for logs. */
 export function describeError(err: unknown): string {
   const e = err as { name?: string; message?: string; meta?: { statusCode?: number; body?: unknown } };
