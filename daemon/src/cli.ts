@@ -1,6 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
+import { savedObjects, toNdjson } from '../../dashboards/saved-objects.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import {
   ConfigError,
@@ -14,6 +15,7 @@ import {
   splitList,
   validateConfig,
 } from './config/shipper-config.js';
+import { importSavedObjects } from './dashboards/kibana-import.js';
 import { generateRelayLogs } from './generate/kubelet-log-writer.js';
 import { createLogger } from './log/logger.js';
 import { Counters } from './metrics/counters.js';
@@ -40,6 +42,10 @@ Usage:
   kubearmor-shipper check [options]            validate the config, reach Elasticsearch, report
   kubearmor-shipper prune --older-than <N>d    delete daily indices older than N days
   kubearmor-shipper generate --out <dir> …     write realistic relay log files (CRI)
+  kubearmor-shipper dashboards import --kibana-url <url> [--space <id>]
+                                               import the Kibana dashboards (auth: $KIBANA_USERNAME
+                                               and $KIBANA_PASSWORD, or $KIBANA_API_KEY)
+  kubearmor-shipper dashboards export          print the dashboards' NDJSON
   kubearmor-shipper --version | --help
 
 Configuration (later wins): defaults, --config <file.yaml> (or $SHIPPER_CONFIG), environment
@@ -103,6 +109,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await pruneCommand(rest);
       case 'generate':
         return await generateCommand(rest);
+      case 'dashboards':
+        return await dashboardsCommand(rest);
       case '--version':
       case 'version':
         process.stdout.write(`${VERSION}\n`);
@@ -422,4 +430,61 @@ async function generateCommand(args: readonly string[]): Promise<number> {
       `read them with: kubearmor-shipper run --once --dry-run --paths '${result.glob}' --checkpoint-dir <dir>\n`,
   );
   return 0;
+}
+
+async function dashboardsCommand(args: readonly string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'export') {
+    process.stdout.write(toNdjson(savedObjects()));
+    return 0;
+  }
+  if (sub !== 'import') throw new UsageError('usage: kubearmor-shipper dashboards import|export');
+  const { values } = parseArgs({
+    args: [...rest],
+    strict: true,
+    options: {
+      'kibana-url': { type: 'string' },
+      space: { type: 'string' },
+      username: { type: 'string' },
+      file: { type: 'string' },
+      'wait-seconds': { type: 'string', default: '300' },
+    },
+  });
+  const kibanaUrl = (values['kibana-url'] ?? process.env.KIBANA_URL)?.replace(/\/+$/, '');
+  if (kibanaUrl === undefined) throw new UsageError('--kibana-url (or $KIBANA_URL) is required');
+  const username = values.username ?? process.env.KIBANA_USERNAME;
+  const password = process.env.KIBANA_PASSWORD;
+  const apiKey = process.env.KIBANA_API_KEY;
+  if (username !== undefined && password === undefined)
+    throw new UsageError('a username needs $KIBANA_PASSWORD');
+  const waitSeconds = Number(values['wait-seconds']);
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0)
+    throw new UsageError('--wait-seconds must be a number of seconds');
+  const ndjson = values.file === undefined ? toNdjson(savedObjects()) : await readFile(values.file, 'utf8');
+  try {
+    const outcome = await importSavedObjects(ndjson, {
+      kibanaUrl,
+      space: values.space,
+      auth:
+        apiKey !== undefined
+          ? { apiKey }
+          : username !== undefined
+            ? { username, password: password as string }
+            : undefined,
+      waitMs: waitSeconds * 1000,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    for (const o of outcome.imported)
+      process.stdout.write(`imported ${o.type} ${o.id}${o.title ? ` (${o.title})` : ''}\n`);
+    for (const e of outcome.errors) process.stderr.write(`failed ${e.type} ${e.id}: ${e.error}\n`);
+    process.stdout.write(
+      outcome.ok
+        ? `${outcome.imported.length} objects imported into ${kibanaUrl}${values.space ? ` (space ${values.space})` : ''}\n`
+        : 'the import had errors\n',
+    );
+    return outcome.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
 }
