@@ -45,6 +45,8 @@ export interface RecordSource {
   nodeName: string;
   /** Prefix of every document id from this file; see `documentIdPrefix`. */
   idPrefix: string;
+  /** Metadata of the container that wrote the file (`kubernetes.*`), when known. */
+  kubernetes?: Record<string, unknown> | undefined;
 }
 
 export interface RecordOptions {
@@ -127,6 +129,7 @@ export function buildRecord(
   const tags = tagList(parsed.ATags, parsed.Tags);
   if (tags !== undefined) added.tags = tags;
   added.log = provenance(event, source, flags.length === 0 ? NO_FLAGS : flags);
+  if (source.kubernetes !== undefined) added.kubernetes = source.kubernetes;
   let spliceable = true;
   for (const key in added) if (key in parsed) spliceable = false;
   const doc = Object.assign(parsed, added);
@@ -197,7 +200,13 @@ function relayRecord(
     id,
     start: event.start,
     end: event.end,
-    document: { '@timestamp': timestamp, message: event.content, relay: { reason }, log },
+    document: {
+      '@timestamp': timestamp,
+      message: event.content,
+      relay: { reason },
+      log,
+      ...(source.kubernetes === undefined ? {} : { kubernetes: source.kubernetes }),
+    },
     sourceJson: undefined,
     added: {},
     reason,

@@ -4,6 +4,7 @@
 import { AckWindow } from '../checkpoint/ack-window.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { RuntimeDecoder, type RuntimeEvent, type RuntimeEventSink } from '../decode/runtime-decoder.js';
+import { pathMetadata } from '../enrich/path-metadata.js';
 import type { Counters } from '../metrics/counters.js';
 import {
   buildRecord,
@@ -75,6 +76,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       path,
       nodeName: options.nodeName,
       idPrefix: documentIdPrefix(options.nodeName, key),
+      kubernetes: pathMetadata(path, realPath) as Record<string, unknown> | undefined,
     };
     this.decoder = new RuntimeDecoder(this, { maxEventBytes: options.maxEventBytes });
     this.reader = new LineReader(source, startOffset, this, {

@@ -2,10 +2,10 @@
 // one JSON document per record out, positions kept between runs.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -89,6 +89,26 @@ test('reads every generated record once, across rotated and gzipped files; nothi
       .filter((l) => l.kind !== 'relay')
       .map((l) => (JSON.parse(l.text) as { UpdatedTime: string }).UpdatedTime),
   );
+  // The path says which container wrote the file (until the pod watch adds the rest). Rotated
+  // files, found in the pod directory, give all but the container id, which only the symlink has.
+  const link = readdirSync(dirname(generated.glob))[0] as string;
+  const kubernetesOf = (o: Out | undefined) =>
+    (o?.document as { kubernetes: unknown } | undefined)?.kubernetes;
+  const viaLink = out.find((o) =>
+    (o.document.log as { file: { path: string } }).file.path.includes('/containers/'),
+  );
+  const uid = (generated.currentFile.split('/').at(-3) as string).split('_')[2];
+  const expectedKubernetes = {
+    namespace: 'kubearmor',
+    pod: { name: 'kubearmor-relay-6b9d8c7f5-x2x4k', uid },
+    container: { name: 'kubearmor-relay-server', id: link.slice(-68, -4) },
+    metadata: { partial: true, reason: 'path_only' },
+  };
+  assert.deepEqual(kubernetesOf(viaLink), expectedKubernetes);
+  assert.deepEqual(kubernetesOf(out[0]), {
+    ...expectedKubernetes,
+    container: { name: 'kubearmor-relay-server' },
+  });
   assert.match(first.stderr, /records: alert=\d+ log=\d+ message=\d+ relay=\d+/);
   assert.match(first.stderr, /not KubeArmor \(kept as relay records\): not_json=\d+ stderr=\d+/);
   assert.match(first.stderr, /bytes lost: none/);
