@@ -13,7 +13,7 @@ import { type LensShape, lensShape, panelCounts, panelQuery } from '../../../das
 import { generateRelayLogs } from '../../src/generate/kubelet-log-writer.js';
 import type { GeneratedLine } from '../../src/generate/relay-records.js';
 import { cleanUp, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper } from '../support/shipper-process.js';
+import { runShipper, shipArgs } from '../support/shipper-process.js';
 
 let client: Client;
 let dir: string;
@@ -35,16 +35,7 @@ before(async () => {
   const run = await runShipper([
     'run',
     '--once',
-    '--paths',
-    corpus.glob,
-    '--checkpoint-dir',
-    join(dir, 'cp'),
-    '--es-url',
-    testEsUrl(),
-    '--es-replicas',
-    '0',
-    '--index-prefix',
-    prefix,
+    ...shipArgs({ paths: corpus.glob, checkpointDir: join(dir, 'cp'), esUrl: testEsUrl(), prefix }),
     '--no-http',
   ]);
   assert.equal(run.code, 0, run.stderr);

@@ -13,7 +13,7 @@ import { Client } from '@elastic/elasticsearch';
 import { Random } from '../../src/generate/relay-records.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper, startShipper, stoppedSummary } from '../support/shipper-process.js';
+import { runShipper, shipArgs, startShipper, stoppedSummary } from '../support/shipper-process.js';
 
 const exec = promisify(execFile);
 const esScript = fileURLToPath(new URL('../../../scripts/elasticsearch.sh', import.meta.url));
@@ -51,16 +51,7 @@ function runArgs(corpus: Corpus, prefix: string, config: string, url = testEsUrl
     '--once',
     '--config',
     config,
-    '--paths',
-    corpus.glob,
-    '--checkpoint-dir',
-    corpus.checkpointDir,
-    '--es-url',
-    url,
-    '--es-replicas',
-    '0',
-    '--index-prefix',
-    prefix,
+    ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: url, prefix }),
     '--no-http',
   ];
 }

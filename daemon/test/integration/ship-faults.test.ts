@@ -8,7 +8,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
 import { type FaultStats, startFaultProxy } from '../support/fault-proxy.js';
-import { runShipper, stoppedSummary } from '../support/shipper-process.js';
+import { runShipper, shipArgs, stoppedSummary } from '../support/shipper-process.js';
 
 let client: Client;
 let corpus: Corpus;
@@ -36,16 +36,7 @@ test('429 on chosen items and on a whole request are retried; chosen mapping rej
       [
         'run',
         '--once',
-        '--paths',
-        corpus.glob,
-        '--checkpoint-dir',
-        corpus.checkpointDir,
-        '--es-url',
-        proxy.url,
-        '--es-replicas',
-        '0',
-        '--index-prefix',
-        prefix,
+        ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: proxy.url, prefix }),
         '--no-http',
       ],
       { SHIPPER_LOG_LEVEL: 'info' },

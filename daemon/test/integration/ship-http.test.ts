@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper, startShipper } from '../support/shipper-process.js';
+import { runShipper, shipArgs, startShipper } from '../support/shipper-process.js';
 
 let client: Client;
 let corpus: Corpus;
@@ -29,16 +29,7 @@ test('/metrics, /healthz and /readyz of a running daemon', async () => {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const running = startShipper([
     'run',
-    '--paths',
-    corpus.glob,
-    '--checkpoint-dir',
-    corpus.checkpointDir,
-    '--es-url',
-    testEsUrl(),
-    '--es-replicas',
-    '0',
-    '--index-prefix',
-    prefix,
+    ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: testEsUrl(), prefix }),
     '--http-port',
     String(port),
   ]);

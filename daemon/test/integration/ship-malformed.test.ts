@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
 import { containerAlertBlock, relayKlogError, relayZapInfo } from '../fixtures/kubearmor-lines.js';
 import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper, stoppedSummary } from '../support/shipper-process.js';
+import { runShipper, shipArgs, stoppedSummary } from '../support/shipper-process.js';
 
 let client: Client;
 let dir: string;
@@ -68,16 +68,7 @@ test('a malformed corpus: no crash, no stall, every bad record counted, the reje
   const run = await runShipper([
     'run',
     '--once',
-    '--paths',
-    join(pod, '*.log'),
-    '--checkpoint-dir',
-    join(dir, 'cp'),
-    '--es-url',
-    testEsUrl(),
-    '--es-replicas',
-    '0',
-    '--index-prefix',
-    prefix,
+    ...shipArgs({ paths: join(pod, '*.log'), checkpointDir: join(dir, 'cp'), esUrl: testEsUrl(), prefix }),
     '--no-http',
   ]);
   assert.equal(run.code, 0, run.stderr);

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper, stoppedSummary } from '../support/shipper-process.js';
+import { runShipper, shipArgs, stoppedSummary } from '../support/shipper-process.js';
 
 let client: Client;
 let corpus: Corpus;
@@ -25,16 +25,7 @@ after(async () => {
 const args = () => [
   'run',
   '--once',
-  '--paths',
-  corpus.glob,
-  '--checkpoint-dir',
-  corpus.checkpointDir,
-  '--es-url',
-  testEsUrl(),
-  '--es-replicas',
-  '0',
-  '--index-prefix',
-  prefix,
+  ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: testEsUrl(), prefix }),
   '--http-port',
   '0',
 ];

@@ -66,3 +66,24 @@ export function stoppedSummary(stdout: string): StoppedSummary {
   if (line === undefined) throw new Error(`the shipper did not log "stopped":\n${stdout.slice(-2000)}`);
   return line as unknown as StoppedSummary;
 }
+
+/** The flags every shipping test passes: what to read, where to keep positions, which ES and prefix. */
+export function shipArgs(o: {
+  paths: string;
+  checkpointDir: string;
+  esUrl: string;
+  prefix: string;
+}): string[] {
+  return [
+    '--paths',
+    o.paths,
+    '--checkpoint-dir',
+    o.checkpointDir,
+    '--es-url',
+    o.esUrl,
+    '--es-replicas',
+    '0',
+    '--index-prefix',
+    o.prefix,
+  ];
+}
