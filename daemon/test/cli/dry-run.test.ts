@@ -53,17 +53,19 @@ test('reads every generated record once, across rotated and gzipped files; nothi
   assert.ok(generated.rotations >= 3, `${generated.rotations} rotations`);
   assert.ok(generated.files.some((f) => f.endsWith('.gz')));
   const checkpoints = join(root, 'cp');
-  const first = await shipper(
-    'run',
-    '--once',
-    '--dry-run',
-    '--paths',
-    generated.glob,
-    '--checkpoint-dir',
-    checkpoints,
-    '--node-name',
-    'node-a',
-  );
+  const dryRun = () =>
+    shipper(
+      'run',
+      '--once',
+      '--dry-run',
+      '--paths',
+      generated.glob,
+      '--checkpoint-dir',
+      checkpoints,
+      '--node-name',
+      'node-a',
+    );
+  const first = await dryRun();
   const out = parse(first.stdout);
   assert.equal(out.length, written.length);
   assert.equal(new Set(out.map((o) => o.id)).size, out.length);
@@ -113,17 +115,7 @@ test('reads every generated record once, across rotated and gzipped files; nothi
   assert.match(first.stderr, /not KubeArmor \(kept as relay records\): not_json=\d+ stderr=\d+/);
   assert.match(first.stderr, /bytes lost: none/);
 
-  const second = await shipper(
-    'run',
-    '--once',
-    '--dry-run',
-    '--paths',
-    generated.glob,
-    '--checkpoint-dir',
-    checkpoints,
-    '--node-name',
-    'node-a',
-  );
+  const second = await dryRun();
   assert.equal(second.stdout, '');
 
   // Appended lines come out exactly once; an incomplete line waits for its newline.
@@ -132,41 +124,13 @@ test('reads every generated record once, across rotated and gzipped files; nothi
     generated.currentFile,
     `${time} stdout F {"Timestamp":1721991600,"Type":"MatchedPolicy","Action":"Block","Severity":"9"}\n${time} stdout F {"Timestamp":1721991600,"Type":"Mess`,
   );
-  const third = parse(
-    (
-      await shipper(
-        'run',
-        '--once',
-        '--dry-run',
-        '--paths',
-        generated.glob,
-        '--checkpoint-dir',
-        checkpoints,
-        '--node-name',
-        'node-a',
-      )
-    ).stdout,
-  );
+  const third = parse((await dryRun()).stdout);
   assert.deepEqual(
     third.map((o) => [o.index, o.document.severity_num, o.document.action_base]),
     [['kubearmor-alerts-2024.07.26', 9, 'Block']],
   );
   appendFileSync(generated.currentFile, 'age"}\n');
-  const fourth = parse(
-    (
-      await shipper(
-        'run',
-        '--once',
-        '--dry-run',
-        '--paths',
-        generated.glob,
-        '--checkpoint-dir',
-        checkpoints,
-        '--node-name',
-        'node-a',
-      )
-    ).stdout,
-  );
+  const fourth = parse((await dryRun()).stdout);
   assert.deepEqual(
     fourth.map((o) => o.index),
     ['kubearmor-messages-2024.07.26'],
