@@ -28,6 +28,30 @@ const ElasticsearchSchema = z.strictObject({
   retentionDays: positive.default(30),
 });
 
+const KubernetesSchema = z.strictObject({
+  /** The pod watch: `auto` turns it on inside a cluster or with a kubeconfig ($KUBECONFIG or `kubeconfig`). */
+  metadata: z.enum(['auto', 'on', 'off']).default('auto'),
+  kubeconfig: z.string().min(1).optional(),
+  /** Annotation keys to copy (exact, or a prefix ending in `*`); none by default. */
+  annotations: z.array(z.string().min(1)).default([]),
+  namespaceLabels: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      ttlSeconds: positive.default(300),
+      negativeTtlSeconds: positive.default(60),
+      /** At most this many namespace GETs a second. */
+      perSecond: z.number().positive().default(2),
+    })
+    .default({ enabled: false, ttlSeconds: 300, negativeTtlSeconds: 60, perSecond: 2 }),
+  /** Server-side watch timeout; each watch picks a random value between it and twice it. */
+  watchTimeoutSeconds: positive.default(300),
+  /** How long reading waits at start for the first pod list (then goes on without it). */
+  initialSyncTimeoutMs: z.number().int().min(0).default(5000),
+  /** A deleted pod no open file needs is forgotten after this (its files may not be found yet). */
+  deletedPodGraceSeconds: positive.default(300),
+  requestTimeoutMs: positive.default(30_000),
+});
+
 export const ConfigSchema = z.strictObject({
   paths: z.array(z.string().min(1)).min(1).default(DEFAULT_PATHS),
   exclude: z.array(z.string().min(1)).default([]),
@@ -40,6 +64,7 @@ export const ConfigSchema = z.strictObject({
     .default('kubearmor'),
   maxEventBytes: positive.default(1 << 20),
   elasticsearch: ElasticsearchSchema.default(ElasticsearchSchema.parse({})),
+  kubernetes: KubernetesSchema.default(KubernetesSchema.parse({})),
   batch: z
     .strictObject({
       maxDocs: positive.default(2000),
@@ -87,6 +112,7 @@ export const ENVIRONMENT: Record<string, { path: string[]; type: 'string' | 'lis
     ES_CA_FILE: { path: ['elasticsearch', 'caFile'], type: 'string' },
     ES_TLS_VERIFY: { path: ['elasticsearch', 'tlsVerify'], type: 'boolean' },
     NODE_NAME: { path: ['nodeName'], type: 'string' },
+    SHIPPER_KUBERNETES_METADATA: { path: ['kubernetes', 'metadata'], type: 'string' },
     SHIPPER_PATHS: { path: ['paths'], type: 'list' },
     SHIPPER_EXCLUDE: { path: ['exclude'], type: 'list' },
     SHIPPER_CHECKPOINT_DIR: { path: ['checkpointDir'], type: 'string' },

@@ -1,6 +1,7 @@
 // Prometheus metrics, read from the pipeline's own counters when scraped (the hot path only bumps
 // plain counters), plus the bulk latency histogram and Node's process metrics.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PodWatchState } from '../enrich/pod-watch.js';
 import type { CounterName, Counters } from '../metrics/counters.js';
 
 export interface PipelineState {
@@ -10,6 +11,7 @@ export interface PipelineState {
   checkpointAgeSeconds(): number;
   filesOpen(): number;
   elasticsearchUp(): boolean;
+  podWatch(): PodWatchState;
 }
 
 const PREFIX = 'kubearmor_shipper_';
@@ -62,6 +64,14 @@ export class ShipperMetrics {
     counter('files_opened', 'Files opened');
     counter('files_released', 'Files read to their end and let go');
     counter('checkpoint_problems', 'Checkpoint files found missing entries or corrupt at start');
+    counter('kubernetes_lists', 'Pod lists of this node from the Kubernetes API');
+    counter(
+      'kubernetes_watch_reconnects',
+      'Pod watch reconnections, by reason (closed, expired, error, watchdog)',
+      'reason',
+    );
+    counter('kubernetes_api_errors', 'Failed pod list/watch calls, by HTTP status or "request"', 'status');
+    counter('namespace_label_fetches', 'Namespace label reads, by outcome (ok, error)', 'outcome');
     this.bulkLatency = new Histogram({
       name: `${PREFIX}bulk_latency_seconds`,
       help: 'Round trip of bulk requests',
@@ -108,6 +118,41 @@ export class ShipperMetrics {
       registers: [this.registry],
       collect() {
         this.set(state.elasticsearchUp() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}kubernetes_watch_up`,
+      help: '1 while the pod watch is connected (absent metadata is then really absent)',
+      registers: [this.registry],
+      collect() {
+        this.set(state.podWatch().watching ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}kubernetes_watch_silence_seconds`,
+      help: 'Seconds since the pod watch last received an event, a bookmark or connected',
+      registers: [this.registry],
+      collect() {
+        this.set(state.podWatch().secondsSinceActivity);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}kubernetes_pods_cached`,
+      help: 'Pods in the metadata cache: live, and deleted but kept for files not yet drained',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const { pods } = state.podWatch();
+        this.set({ state: 'live' }, pods.live);
+        this.set({ state: 'deleted' }, pods.deleted);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}kubernetes_namespaces_cached`,
+      help: 'Namespaces whose labels are cached (namespaceLabels.enabled)',
+      registers: [this.registry],
+      collect() {
+        this.set(state.podWatch().namespaces);
       },
     });
   }

@@ -17,7 +17,11 @@ export type CounterName =
   | 'documents'
   | 'dead_letters'
   | 'bulk_requests'
-  | 'bulk_request_errors';
+  | 'bulk_request_errors'
+  | 'kubernetes_lists'
+  | 'kubernetes_watch_reconnects'
+  | 'kubernetes_api_errors'
+  | 'namespace_label_fetches';
 
 export class Counters {
   private readonly values = new Map<string, number>();

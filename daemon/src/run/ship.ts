@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { Client } from '@elastic/elasticsearch';
 import { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { deadLetterFilePath, redactConfig, type ShipperConfig } from '../config/shipper-config.js';
+import { startPodWatch } from '../enrich/pod-watch.js';
 import { ShipperMetrics } from '../http/shipper-metrics.js';
 import { startStatusServer } from '../http/status-server.js';
 import type { Logger } from '../log/logger.js';
@@ -96,7 +97,13 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       },
     },
   );
-  const tailer = new Tailer(tailerOptions(config), shipper, counters, loaded.files);
+  const podWatch = await startPodWatch(config, logger, counters);
+  const tailer = new Tailer(
+    { ...tailerOptions(config), metadata: podWatch.provider },
+    shipper,
+    counters,
+    loaded.files,
+  );
 
   const lag = () =>
     tailer.trackedFiles().map((f) => ({
@@ -109,6 +116,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     checkpointAgeSeconds: () => (Date.now() - lastSaved) / 1000,
     filesOpen: () => tailer.trackedFiles().length,
     elasticsearchUp: () => Date.now() - lastReachable < 30_000,
+    podWatch: podWatch.state,
   });
   let server: Server | undefined;
   if (config.http.enabled) {
@@ -169,6 +177,8 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       'index templates installed',
     );
 
+    // A few seconds at most for the first pod list, so early documents are complete.
+    await Promise.race([podWatch.ready, aborted(signal)]);
     if (options.once) {
       await Promise.race([tailOnce(tailer), aborted(signal)]);
     } else {
@@ -212,6 +222,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     clearInterval(progress);
     shipper.stop();
     await tailer.close();
+    await podWatch.stop();
     await client.close();
     if (server !== undefined) await new Promise((resolve) => server.close(resolve));
   }

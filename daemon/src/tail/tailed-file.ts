@@ -4,7 +4,7 @@
 import { AckWindow } from '../checkpoint/ack-window.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { RuntimeDecoder, type RuntimeEvent, type RuntimeEventSink } from '../decode/runtime-decoder.js';
-import { pathMetadata } from '../enrich/path-metadata.js';
+import type { FileMetadata } from '../enrich/file-metadata.js';
 import type { Counters } from '../metrics/counters.js';
 import {
   buildRecord,
@@ -69,6 +69,8 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     private readonly consumer: RecordConsumer,
     private readonly counters: Counters,
     private readonly options: TailedFileOptions,
+    /** The `kubernetes.*` fields of this file's documents (they change when the pod does). */
+    readonly metadata: FileMetadata,
   ) {
     this.current = current;
     this.size = size;
@@ -76,7 +78,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       path,
       nodeName: options.nodeName,
       idPrefix: documentIdPrefix(options.nodeName, key),
-      kubernetes: pathMetadata(path, realPath) as Record<string, unknown> | undefined,
+      kubernetes: metadata.current(),
     };
     this.decoder = new RuntimeDecoder(this, { maxEventBytes: options.maxEventBytes });
     this.reader = new LineReader(source, startOffset, this, {
@@ -106,6 +108,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   }
 
   onEvent(event: RuntimeEvent): void {
+    this.recordSource.kubernetes = this.metadata.current();
     const record = buildRecord(event, this.recordSource, this.options.record);
     this.counters.inc('records', record.kind);
     if (record.reason !== undefined) this.counters.inc('bad_lines', record.reason);

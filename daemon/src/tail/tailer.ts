@@ -14,6 +14,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { type DiscoveredFile, FileDiscovery } from '../discover/file-discovery.js';
+import { type FileMetadataProvider, pathOnlyMetadata } from '../enrich/file-metadata.js';
 import type { Counters } from '../metrics/counters.js';
 import type { RecordOptions } from '../parse/kubearmor-record.js';
 import { type ByteSource, GzipFileSource, PlainFileSource, readHead } from './byte-source.js';
@@ -39,6 +40,8 @@ export interface TailerOptions {
   rotateWaitMs: number;
   /** How long a fully read, let-go file's checkpoint is remembered. */
   releasedRetentionMs: number;
+  /** Where documents' `kubernetes.*` comes from; the path alone by default. */
+  metadata?: FileMetadataProvider;
   now?: () => number;
 }
 
@@ -316,6 +319,7 @@ export class Tailer {
         maxEventBytes: this.options.maxEventBytes,
         bufferBytes: this.options.bufferBytes,
       },
+      (this.options.metadata ?? pathOnlyMetadata).forFile(path, realPath),
     );
     this.files.set(key, f);
     if (!source.compressed) this.byInode.set(`${identity.dev}:${identity.ino}`, f);
@@ -336,6 +340,7 @@ export class Tailer {
 
   private forget(f: TailedFile): void {
     this.files.delete(f.key);
+    f.metadata.release();
     if (!f.retired) this.released.set(f.key, f.checkpoint(new Date(this.now()).toISOString()));
   }
 
