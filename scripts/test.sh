@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The whole suite, as CI runs it: lint, type-check, then unit and integration tests in one
-# node:test run against a real Elasticsearch that this script starts and stops.
-# TEST_ES_URL=<url> uses an Elasticsearch you already run instead (nothing is started or stopped).
-# A node started by hand (`npm run es:start`) is reused and left running.
+# node:test run against a real Elasticsearch and a real kube-apiserver (with etcd) that this
+# script starts and stops. The API server is built from source the first time (~4 min, cached in
+# .cache/kube), overlapped with lint, type-check and Elasticsearch's start.
+# TEST_ES_URL=<url> / TEST_KUBECONFIG=<file> use ones you already run instead (nothing is started
+# or stopped). Ones started by hand (`npm run es:start`, `scripts/kube-apiserver.sh start --keep`)
+# are reused and left running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 es_out="$(mktemp)"
+kube_out="$(mktemp)"
 es_pid=""
+kube_pid=""
 stop_es=0
+stop_kube=0
 cleanup() {
   [ -n "$es_pid" ] && wait "$es_pid" 2>/dev/null
+  [ -n "$kube_pid" ] && wait "$kube_pid" 2>/dev/null
   [ "$stop_es" = 1 ] && bash scripts/elasticsearch.sh stop || true
-  rm -f "$es_out"
+  [ "$stop_kube" = 1 ] && bash scripts/kube-apiserver.sh stop || true
+  rm -f "$es_out" "$kube_out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -23,6 +31,11 @@ if [ -z "${TEST_ES_URL:-}" ]; then
   bash scripts/elasticsearch.sh start >"$es_out" &
   es_pid=$!
   bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es=1
+fi
+if [ -z "${TEST_KUBECONFIG:-}" ]; then
+  bash scripts/kube-apiserver.sh start >"$kube_out" &
+  kube_pid=$!
+  bash scripts/kube-apiserver.sh kept 2>/dev/null || stop_kube=1
 fi
 
 echo "== lint (biome)"
@@ -38,6 +51,14 @@ if [ -n "$es_pid" ]; then
 fi
 export TEST_ES_URL
 echo "tests use Elasticsearch at $TEST_ES_URL"
+if [ -n "$kube_pid" ]; then
+  echo "== kube-apiserver"
+  wait "$kube_pid" || { echo "could not build or start kube-apiserver" >&2; exit 1; }
+  kube_pid=""
+  TEST_KUBECONFIG="$(tail -n 1 "$kube_out")"
+fi
+export TEST_KUBECONFIG
+echo "tests use the kube-apiserver of $TEST_KUBECONFIG"
 
 # Node 20's runner finds no .ts files when given a directory, so pass the list.
 mapfile -t files < <(find daemon dashboards deployments scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
