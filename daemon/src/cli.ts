@@ -17,6 +17,8 @@ import {
 } from './config/shipper-config.js';
 import { importSavedObjects } from './dashboards/kibana-import.js';
 import { generateRelayLogs } from './generate/kubelet-log-writer.js';
+import { bootstrap } from './install/bootstrap.js';
+import { kubernetesSecretStore } from './install/kubernetes-secrets.js';
 import { createLogger } from './log/logger.js';
 import { Counters } from './metrics/counters.js';
 import { DryRunOutput } from './run/dry-run-output.js';
@@ -46,6 +48,10 @@ Usage:
                                                import the Kibana dashboards (auth: $KIBANA_USERNAME
                                                and $KIBANA_PASSWORD, or $KIBANA_API_KEY)
   kubearmor-shipper dashboards export          print the dashboards' NDJSON
+  kubearmor-shipper bootstrap --namespace <ns> --certs-dir <dir> --es-url <url> [--kibana-url <url>]
+                                               the Kubernetes setup Job: credentials into Secrets,
+                                               the shipper's API key, Kibana's token, templates,
+                                               dashboards (see deployments/shipper/setup-job.yaml)
   kubearmor-shipper --version | --help
 
 Configuration (later wins): defaults, --config <file.yaml> (or $SHIPPER_CONFIG), environment
@@ -111,6 +117,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await generateCommand(rest);
       case 'dashboards':
         return await dashboardsCommand(rest);
+      case 'bootstrap':
+        return await bootstrapCommand(rest);
       case '--version':
       case 'version':
         process.stdout.write(`${VERSION}\n`);
@@ -485,6 +493,48 @@ async function dashboardsCommand(args: readonly string[]): Promise<number> {
     return outcome.ok ? 0 : 1;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function bootstrapCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    strict: true,
+    options: {
+      namespace: { type: 'string' },
+      'certs-dir': { type: 'string' },
+      'es-url': { type: 'string' },
+      'kibana-url': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'index-prefix': { type: 'string', default: 'kubearmor' },
+      'es-replicas': { type: 'string', default: '0' },
+      'retention-days': { type: 'string', default: '30' },
+      'wait-seconds': { type: 'string', default: '900' },
+    },
+  });
+  const namespace = values.namespace;
+  const certsDir = values['certs-dir'];
+  const esUrl = values['es-url'];
+  if (namespace === undefined || certsDir === undefined || esUrl === undefined)
+    throw new UsageError('bootstrap needs --namespace, --certs-dir and --es-url');
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  try {
+    await bootstrap({
+      secrets: await kubernetesSecretStore(namespace, values.kubeconfig),
+      certsDir,
+      esUrl,
+      kibanaUrl: values['kibana-url'],
+      indexPrefix: values['index-prefix'],
+      replicas: number('es-replicas', values['es-replicas']) as number,
+      retentionDays: number('retention-days', values['retention-days']) as number,
+      waitMs: (number('wait-seconds', values['wait-seconds']) as number) * 1000,
+      log,
+    });
+    log('bootstrap done');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bootstrap failed: ${describeError(err)}\n`);
     return 1;
   }
 }
