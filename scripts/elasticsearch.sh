@@ -5,6 +5,8 @@
 #   scripts/elasticsearch.sh stop             stop it; no process is left behind
 #   scripts/elasticsearch.sh status           print its URL and health, exit 1 if it is not up
 #   scripts/elasticsearch.sh url              print the URL it serves (whether up or not)
+#   scripts/elasticsearch.sh home             fetch the distribution if needed, print its directory
+#                                             and, on a second line, the JDK it runs on
 #
 # It is Elastic's runnable integ-test distribution from Maven Central (no bundled JDK, only the
 # transport-netty4, x-pack-core, x-pack-security and apm modules). Security is off: this instance
@@ -13,6 +15,11 @@
 #   ES_HEAP       heap size (512m)     ES_JAVA_HOME a JDK 17+ (default: the `java` on PATH)
 #   ES_STATE_DIR  where the distribution, data and logs live (default .cache/elasticsearch)
 #   ES_USER       unprivileged user used when run as root (default kubearmor-es)
+#   ES_SECURE_CERTS  a directory with ca.crt, tls.crt, tls.key (PEM): security on, TLS on HTTP
+#                    and transport, with ES_PASSWORD as the `elastic` user's bootstrap password
+#                    (the tests of the Kubernetes setup Job use this; pick another ES_PORT)
+#   ES_ROLES_FILE    with ES_SECURE_CERTS: a roles.yml of file-based roles
+#   ES_FILE_USERS    with ES_SECURE_CERTS: `user:password:role` entries, space-separated, in the file realm
 # `--keep` marks the node as started by hand, so the test command reuses it and leaves it running.
 set -euo pipefail
 
@@ -23,7 +30,15 @@ ES_USER="${ES_USER:-kubearmor-es}"
 START_TIMEOUT_S="${ES_START_TIMEOUT_S:-180}"
 
 repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-url="http://127.0.0.1:${ES_PORT}"
+ES_SECURE_CERTS="${ES_SECURE_CERTS:-}"
+if [ -n "$ES_SECURE_CERTS" ]; then
+  [ -n "${ES_PASSWORD:-}" ] || { echo "elasticsearch: ES_SECURE_CERTS needs ES_PASSWORD" >&2; exit 2; }
+  url="https://127.0.0.1:${ES_PORT}"
+  curl_auth=(--cacert "$ES_SECURE_CERTS/ca.crt" -u "elastic:$ES_PASSWORD")
+else
+  url="http://127.0.0.1:${ES_PORT}"
+  curl_auth=()
+fi
 
 log() { echo "elasticsearch: $*" >&2; }
 die() {
@@ -110,10 +125,40 @@ path.logs: $node_dir/logs
 discovery.type: single-node
 network.host: 127.0.0.1
 http.port: $ES_PORT
-xpack.security.enabled: false
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
 EOF
+  if [ -z "$ES_SECURE_CERTS" ]; then
+    echo "xpack.security.enabled: false" >>"$conf/elasticsearch.yml"
+    return
+  fi
+  mkdir -p "$conf/certs"
+  cp "$ES_SECURE_CERTS/ca.crt" "$ES_SECURE_CERTS/tls.crt" "$ES_SECURE_CERTS/tls.key" "$conf/certs/"
+  cat >>"$conf/elasticsearch.yml" <<EOF
+xpack.security.enabled: true
+xpack.security.http.ssl.enabled: true
+xpack.security.http.ssl.certificate: certs/tls.crt
+xpack.security.http.ssl.key: certs/tls.key
+xpack.security.http.ssl.certificate_authorities: certs/ca.crt
+xpack.security.transport.ssl.enabled: true
+xpack.security.transport.ssl.verification_mode: certificate
+xpack.security.transport.ssl.certificate: certs/tls.crt
+xpack.security.transport.ssl.key: certs/tls.key
+xpack.security.transport.ssl.certificate_authorities: certs/ca.crt
+EOF
+  rm -f "$conf/elasticsearch.keystore"
+  ES_PATH_CONF="$conf" ES_JAVA_HOME="$(find_java_home)" "$es_home/bin/elasticsearch-keystore" create -s
+  printf '%s' "$ES_PASSWORD" | ES_PATH_CONF="$conf" ES_JAVA_HOME="$(find_java_home)" \
+    "$es_home/bin/elasticsearch-keystore" add -x -s bootstrap.password
+  if [ -n "${ES_ROLES_FILE:-}" ]; then cp "$ES_ROLES_FILE" "$conf/roles.yml"; else : >"$conf/roles.yml"; fi
+  : >"$conf/users"
+  : >"$conf/users_roles"
+  local entry name rest password role
+  for entry in ${ES_FILE_USERS:-}; do
+    name="${entry%%:*}"; rest="${entry#*:}"; password="${rest%%:*}"; role="${rest#*:}"
+    ES_PATH_CONF="$conf" ES_JAVA_HOME="$(find_java_home)" \
+      "$es_home/bin/elasticsearch-users" useradd "$name" -p "$password" -r "$role" >/dev/null
+  done
 }
 
 # Prints the pid if our node's process is alive.
@@ -141,7 +186,7 @@ port_owner() {
 }
 
 healthy() {
-  curl -fsS --max-time 5 "$url/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1
+  curl -fsS --max-time 5 "${curl_auth[@]}" "$url/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1
 }
 
 cmd_start() {
@@ -232,7 +277,7 @@ cmd_status() {
   choose_state_dir
   if pid="$(our_pid)" && healthy; then
     log "up (pid $pid)$([ -f "$keep_file" ] && echo ', started by hand')"
-    curl -fsS "$url/_cluster/health" >&2
+    curl -fsS "${curl_auth[@]}" "$url/_cluster/health" >&2
     echo >&2
     echo "$url"
   else
@@ -246,12 +291,18 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   url) echo "$url" ;;
+  home)
+    choose_state_dir
+    fetch_distribution
+    echo "$es_home"
+    find_java_home
+    ;;
   kept)
     choose_state_dir
     [ -f "$keep_file" ]
     ;;
   *)
-    echo "usage: $0 start [--keep] | stop | status | url" >&2
+    echo "usage: $0 start [--keep] | stop | status | url | home" >&2
     exit 2
     ;;
 esac

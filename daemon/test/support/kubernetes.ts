@@ -56,17 +56,18 @@ export async function createIfAbsent(create: () => Promise<unknown>): Promise<vo
   }
 }
 
-/** Creates every object of a manifest file (or dry-runs them all with `dryRun: 'All'`). */
+/** Creates the objects of a manifest file (or dry-runs them with `dryRun: 'All'`), of `kinds` only if given. */
 export async function applyManifest(
   kc: k8s.KubeConfig,
   file: string,
   dryRun?: 'All',
+  kinds?: readonly string[],
 ): Promise<k8s.KubernetesObject[]> {
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const out: k8s.KubernetesObject[] = [];
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
     const spec = doc.toJS() as k8s.KubernetesObject | null;
-    if (spec === null) continue;
+    if (spec === null || (kinds !== undefined && !kinds.includes(spec.kind ?? ''))) continue;
     if (dryRun === undefined) await createIfAbsent(() => api.create(spec));
     else out.push(await api.create(spec, undefined, dryRun));
   }

@@ -1,0 +1,209 @@
+// The Kubernetes setup Job's work, for real: `kubearmor-shipper bootstrap` with a token of exactly
+// the Role in deployments/shipper/setup-job.yaml makes the Secrets in the real kube-apiserver; an
+// Elasticsearch with security on starts from them (certificates by the Job's own certutil script,
+// password from the Secret), as the StatefulSet would, and the bootstrap reaches it over TLS.
+// Then the shipper ships over verified TLS as a user holding exactly the API key's role, and that
+// role can do nothing else.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@elastic/elasticsearch';
+import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { shipperRoleDescriptors } from '../../src/install/bootstrap.js';
+import { type Corpus, makeCorpus } from '../support/corpus.js';
+import { startKibanaStandIn } from '../support/kibana-stand-in.js';
+import { adminConfig, applyManifest, createIfAbsent, writeKubeconfig } from '../support/kubernetes.js';
+import {
+  makeCertificates,
+  type SecureElasticsearch,
+  startSecureElasticsearch,
+} from '../support/secure-elasticsearch.js';
+import { runShipper, startShipper, stoppedSummary } from '../support/shipper-process.js';
+
+const namespace = 'kubearmor-logging';
+const setupJob = join(import.meta.dirname, '..', '..', '..', 'deployments', 'shipper', 'setup-job.yaml');
+const SECRETS = [
+  'elasticsearch-credentials',
+  'elasticsearch-certs',
+  'elasticsearch-ca',
+  'kibana-encryption-keys',
+  'kibana-elasticsearch-token',
+  'kubearmor-shipper-elasticsearch',
+];
+let core: k8s.CoreV1Api;
+let dir: string;
+let corpus: Corpus;
+let kubeconfig: string;
+let es: SecureElasticsearch | undefined;
+let ca = '';
+let elasticPassword = '';
+const shipperPassword = randomBytes(12).toString('hex');
+const port = 9260;
+
+async function secret(name: string): Promise<Record<string, string>> {
+  const s = await core.readNamespacedSecret({ name, namespace });
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
+  return out;
+}
+
+before(async () => {
+  const kc = adminConfig();
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  dir = await mkdtemp(join(tmpdir(), 'bootstrap-'));
+  corpus = await makeCorpus('bootstrap', 1500, 7);
+  await createIfAbsent(() => core.createNamespace({ body: { metadata: { name: namespace } } }));
+  // A fresh start: Secrets of an earlier run against a kept API server would be kept otherwise.
+  for (const name of SECRETS) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
+  await applyManifest(kc, setupJob, undefined, ['ServiceAccount', 'Role', 'RoleBinding']);
+  const token = (
+    await core.createNamespacedServiceAccountToken({
+      namespace,
+      name: 'kubearmor-logging-setup',
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    })
+  ).status?.token as string;
+  kubeconfig = await writeKubeconfig(
+    join(dir, 'setup.kubeconfig'),
+    kc.getCurrentCluster()?.server as string,
+    token,
+  );
+});
+after(async () => {
+  await es?.stop();
+  await rm(dir, { recursive: true, force: true });
+  await rm(corpus.dir, { recursive: true, force: true });
+});
+
+function bootstrapArgs(certs: string, kibanaUrl: string): string[] {
+  return [
+    'bootstrap',
+    '--namespace',
+    namespace,
+    '--certs-dir',
+    certs,
+    '--es-url',
+    `https://127.0.0.1:${port}`,
+    '--kibana-url',
+    kibanaUrl,
+    '--kubeconfig',
+    kubeconfig,
+    '--wait-seconds',
+    '180',
+  ];
+}
+
+test('bootstrap, with exactly its Role, makes the Secrets; Elasticsearch starts from them with TLS and the generated password', async () => {
+  const certs = join(dir, 'certs');
+  await mkdir(certs);
+  await makeCertificates(certs, namespace);
+  const kibana = await startKibanaStandIn({ notReadyFor: 0 });
+  try {
+    // As in the cluster: the bootstrap starts first and waits; Elasticsearch starts once its Secrets exist.
+    const running = startShipper(bootstrapArgs(certs, kibana.url));
+    let password: string | undefined;
+    for (let i = 0; i < 100 && password === undefined; i++) {
+      password = await secret('elasticsearch-credentials').then(
+        (s) => s.password,
+        () => undefined,
+      );
+      if (password === undefined) await sleep(200);
+    }
+    assert.ok(password !== undefined && password.length >= 24, 'a generated password');
+    elasticPassword = password;
+    const fromSecret = join(dir, 'from-secret');
+    await mkdir(fromSecret);
+    const certSecret = await secret('elasticsearch-certs');
+    for (const f of ['ca.crt', 'tls.crt', 'tls.key']) {
+      assert.equal(certSecret[f], await readFile(join(certs, f), 'utf8'), `${f} as certutil made it`);
+      await writeFile(join(fromSecret, f), certSecret[f] as string);
+    }
+    ca = (await secret('elasticsearch-ca'))['ca.crt'] as string;
+    assert.equal(ca, certSecret['ca.crt']);
+    assert.equal(Object.keys(await secret('kibana-encryption-keys')).length, 3);
+    // A file-realm user with the API key's role, for the next test (see there why).
+    const roles = join(dir, 'roles.yml');
+    await writeFile(roles, stringify(fileRoles()));
+    es = await startSecureElasticsearch(fromSecret, password, port, {
+      rolesFile: roles,
+      users: [`kubearmor-shipper:${shipperPassword}:kubearmor_shipper`],
+    });
+
+    const done = await running.done;
+    // It reached Elasticsearch over TLS with the generated password...
+    assert.match(done.stdout, /Elasticsearch: answering/);
+    // ...and asked for the shipper's API key. Keys live in the .security index, whose mapping
+    // needs the analysis-common module, which the integ-test distribution leaves out (and which
+    // is not published on Maven Central for 8.x): here that call fails, with this reason.
+    // On a full Elasticsearch (the official image) the Job goes on to the token, templates and
+    // dashboards.
+    assert.equal(done.code, 1);
+    assert.match(done.stderr, /bootstrap failed: ResponseError 400: Unknown filter type \[pattern_capture\]/);
+
+    // A second run keeps every Secret it made.
+    const again = await runShipper([...bootstrapArgs(certs, kibana.url), '--wait-seconds', '5']);
+    for (const name of SECRETS.slice(0, 4)) assert.match(again.stdout, new RegExp(`secret ${name}: kept`));
+    assert.equal((await secret('elasticsearch-credentials')).password, password);
+  } finally {
+    kibana.server.close();
+  }
+});
+
+test("the shipper's role (the API key's): ships over verified TLS exactly, and can do nothing else", async () => {
+  assert.ok(es !== undefined, 'Elasticsearch of the first test');
+  const caFile = join(dir, 'ca.crt');
+  await writeFile(caFile, ca);
+  const auth = { ES_USERNAME: 'kubearmor-shipper', ES_PASSWORD: shipperPassword };
+  const ship = await runShipper(
+    ['run', '--once', '--paths', corpus.glob, '--checkpoint-dir', corpus.checkpointDir, '--http-port', '0'],
+    { ES_URL: es.url, ES_CA_FILE: caFile, SHIPPER_KUBERNETES_METADATA: 'off', ...auth },
+  );
+  assert.equal(ship.code, 0, ship.stderr + ship.stdout.slice(-2000));
+  assert.equal(stoppedSummary(ship.stdout).documents.indexed, corpus.total);
+  const admin = new Client({
+    node: es.url,
+    auth: { username: 'elastic', password: elasticPassword },
+    tls: { ca },
+  });
+  await admin.indices.refresh({ index: 'kubearmor-*' });
+  assert.equal((await admin.count({ index: 'kubearmor-*' })).count, corpus.total);
+  await admin.close();
+
+  // Without the CA the certificate cannot be verified: nothing is reached.
+  const unverified = await runShipper(['check'], { ES_URL: es.url, ...auth });
+  assert.notEqual(unverified.code, 0);
+  assert.match(unverified.stderr, /certificate/i);
+
+  const asShipper = new Client({
+    node: es.url,
+    auth: { username: auth.ES_USERNAME, password: auth.ES_PASSWORD },
+    tls: { ca },
+    maxRetries: 0,
+  });
+  const status = (p: Promise<unknown>) =>
+    p.then(
+      () => 200,
+      (err: { meta?: { statusCode?: number } }) => err.meta?.statusCode,
+    );
+  assert.equal(await status(asShipper.cluster.health()), 200);
+  assert.equal(await status(asShipper.search({ index: 'kubearmor-*' })), 403, 'read documents');
+  assert.equal(
+    await status(asShipper.indices.delete({ index: 'kubearmor-alerts-*' })),
+    403,
+    'delete indices',
+  );
+  assert.equal(await status(asShipper.index({ index: 'other', document: { a: 1 } })), 403, 'write elsewhere');
+  assert.equal(await status(asShipper.security.getUser()), 403, 'read users');
+  await asShipper.close();
+});
+
+/** The API key's role descriptors as a roles.yml for the file realm (role names may not hold `-`). */
+function fileRoles(): Record<string, unknown> {
+  const descriptor = Object.values(shipperRoleDescriptors('kubearmor'))[0];
+  return { kubearmor_shipper: descriptor };
+}
