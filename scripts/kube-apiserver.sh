@@ -3,6 +3,7 @@
 # daemon/test/kube-apiserver/go.mod (through the Go module proxy), once, into .cache/kube/.
 #   scripts/kube-apiserver.sh build           build (or reuse) it; prints the binary's path
 #   scripts/kube-apiserver.sh etcd            build (or reuse) etcd from daemon/test/etcd; prints its path
+#   scripts/kube-apiserver.sh kubectl         build (or reuse) kubectl from the same module; prints its path
 #   scripts/kube-apiserver.sh start [--keep]  build both if needed, start etcd and the API server on
 #                                             127.0.0.1 (or reuse running ones); the last line printed
 #                                             is an admin kubeconfig's path
@@ -18,8 +19,9 @@ set -euo pipefail
 repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 module_dir="$repo_dir/daemon/test/kube-apiserver"
 out_dir="$repo_dir/.cache/kube"
-version="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$module_dir/go.mod")"
+version="$(sed -n 's/^\(require \)\{0,1\}[[:space:]]*k8s.io\/kubernetes \(v[0-9.]*\)$/\2/p' "$module_dir/go.mod")"
 bin="$out_dir/kube-apiserver-$version"
+kubectl_bin="$out_dir/kubectl-$version"
 run_dir="$out_dir/run"
 api_port="${KUBE_APISERVER_PORT:-26443}"
 etcd_port="${KUBE_ETCD_PORT:-23790}"
@@ -38,6 +40,19 @@ build_apiserver() {
     mv "$bin.tmp" "$bin"
   fi
   echo "$bin"
+}
+
+build_kubectl() {
+  if [ ! -x "$kubectl_bin" ]; then
+    command -v go >/dev/null 2>&1 || { log "Go is needed to build kubectl"; exit 1; }
+    mkdir -p "$out_dir"
+    log "building kubectl $version"
+    (cd "$module_dir" && go build -trimpath -o "$kubectl_bin.tmp" \
+      -ldflags "-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version" \
+      k8s.io/kubernetes/cmd/kubectl)
+    mv "$kubectl_bin.tmp" "$kubectl_bin"
+  fi
+  echo "$kubectl_bin"
 }
 
 build_etcd() {
@@ -79,6 +94,8 @@ start_all() {
   local apiserver etcd_bin token
   apiserver="$(build_apiserver)"
   etcd_bin="$(build_etcd)"
+  mkdir -p "$run_dir"
+  build_kubectl >"$run_dir/kubectl.bin"
   if alive "$run_dir/apiserver.pid" && alive "$run_dir/etcd.pid" && ready; then
     log "reusing the running server on 127.0.0.1:$api_port"
     echo "$kubeconfig"
@@ -158,6 +175,7 @@ CONFIG
 case "${1:-}" in
   build) build_apiserver ;;
   etcd) build_etcd ;;
+  kubectl) build_kubectl ;;
   start) start_all "${2:-}" ;;
   stop) stop_all; rm -f "$run_dir/keep" ;;
   status)
@@ -166,7 +184,7 @@ case "${1:-}" in
     ;;
   kept) [ -f "$run_dir/keep" ] ;;
   *)
-    echo "usage: $0 build | etcd | start [--keep] | stop | status" >&2
+    echo "usage: $0 build | etcd | kubectl | start [--keep] | stop | status" >&2
     exit 2
     ;;
 esac

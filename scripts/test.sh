@@ -42,6 +42,8 @@ echo "== lint (biome)"
 node_modules/.bin/biome ci --colors=off .
 echo "== type-check (tsc)"
 node_modules/.bin/tsc --noEmit -p .
+echo "== bundle (the image's dist/kubearmor-shipper.js, tested below)"
+node scripts/build.mjs
 
 if [ -n "$es_pid" ]; then
   echo "== elasticsearch"

@@ -1,0 +1,33 @@
+# The shipper's image: `docker build -t <registry>/kubearmor-elasticstack-logging/shipper:0.1.0 .`
+# Node 22 LTS, Debian slim; the bundle (dist/kubearmor-shipper.js) and production dependencies only.
+
+# 1. Build: every dependency, then the bundle (`npm ci` runs `prepare`, which runs esbuild).
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY scripts/build.mjs scripts/
+COPY daemon/src daemon/src
+COPY dashboards dashboards
+COPY tsconfig.json ./
+RUN npm ci --no-audit --no-fund
+
+# 2. Production dependencies alone (no TypeScript, esbuild, Biome, test tools).
+FROM node:22-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# 3. The image.
+FROM node:22-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /src/dist dist
+COPY package.json ./
+# Non-root by default (the setup Job runs so); the DaemonSet runs it as root only because the
+# runtime's log files are root-only (see deployments/shipper/daemonset.yaml).
+USER node
+# Exec form: node is PID 1 and gets SIGTERM itself; the shipper handles SIGTERM/SIGINT (stop
+# reading, finish in-flight batches, save checkpoints) and starts no child processes to reap.
+ENTRYPOINT ["node", "/app/dist/kubearmor-shipper.js"]
+CMD ["run"]
