@@ -220,6 +220,22 @@ test('kubectl apply -R -f deployments and apply -k deployments: accepted by the 
   const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
   const byKey = new Map(built.map((o) => [key(o), o]));
   for (const { obj } of objects()) assert.deepEqual(byKey.get(key(obj)), obj, key(obj));
+
+  // The three-node overlay: valid, accepted, and really three discovering nodes.
+  const overlay = 'assets/kubernetes/elasticsearch-3-nodes';
+  const three = await kubectl('apply', '-k', overlay, '--dry-run=server', '--validate=strict');
+  assert.equal(three.trim().split('\n').length, count + 1, three);
+  const validator = new OpenApiValidator(openApiDir());
+  const threeObjects = parseAllDocuments(await kubectl('kustomize', overlay)).map((d) => d.toJS() as Obj);
+  for (const o of threeObjects) assert.deepEqual(validator.validate(o), [], key(o));
+  const sts = threeObjects.find((o) => o.kind === 'StatefulSet') as Obj;
+  assert.equal(sts.spec.replicas, 3);
+  const env = sts.spec.template.spec.containers[0].env.map((e: Obj) => e.name);
+  assert.ok(!env.includes('discovery.type') && env.includes('cluster.initial_master_nodes'));
+  const cm = threeObjects.find(
+    (o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubearmor-shipper',
+  ) as Obj;
+  assert.equal((parse(cm.data['shipper.yaml']) as Obj).elasticsearch.replicas, 1);
 });
 
 test("RBAC, by the API server's own access reviews: the shipper reads pods and nothing else; the setup Job only its Secrets", async () => {
