@@ -195,6 +195,11 @@ cmd_start() {
   choose_state_dir
   exec 9>"$state_dir/.lock-$ES_PORT"
   flock 9
+  if [ -n "$ES_SECURE_CERTS" ]; then
+    # A secured node is made for one test: its certificates and password are new each time.
+    stop_node_processes
+    rm -rf "$node_dir/data"
+  fi
   if pid="$(our_pid)"; then
     if healthy || wait_healthy "$pid"; then
       [ "$keep" = 1 ] && touch "$keep_file"
