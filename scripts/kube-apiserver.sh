@@ -29,44 +29,33 @@ kubeconfig="$run_dir/admin.kubeconfig"
 
 log() { echo "kube-apiserver: $*" >&2; }
 
-build_apiserver() {
-  if [ ! -x "$bin" ]; then
-    command -v go >/dev/null 2>&1 || { log "Go is needed to build it"; exit 1; }
+# go_build <what> <module dir> <output> <package> [ldflags]: builds once; prints the output path.
+go_build() {
+  local what="$1" dir="$2" out="$3" package="$4" ldflags="${5:-}"
+  if [ ! -x "$out" ]; then
+    command -v go >/dev/null 2>&1 || { log "Go is needed to build $what"; exit 1; }
     mkdir -p "$out_dir"
-    log "building $version (a few minutes the first time)"
-    (cd "$module_dir" && go build -trimpath -o "$bin.tmp" \
-      -ldflags "-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)" \
-      k8s.io/kubernetes/cmd/kube-apiserver)
-    mv "$bin.tmp" "$bin"
+    log "building $what (a few minutes the first time)"
+    (cd "$dir" && go build -trimpath -o "$out.tmp" -ldflags "$ldflags" "$package")
+    mv "$out.tmp" "$out"
   fi
-  echo "$bin"
+  echo "$out"
+}
+
+build_apiserver() {
+  go_build "kube-apiserver $version" "$module_dir" "$bin" k8s.io/kubernetes/cmd/kube-apiserver \
+    "-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)"
 }
 
 build_kubectl() {
-  if [ ! -x "$kubectl_bin" ]; then
-    command -v go >/dev/null 2>&1 || { log "Go is needed to build kubectl"; exit 1; }
-    mkdir -p "$out_dir"
-    log "building kubectl $version"
-    (cd "$module_dir" && go build -trimpath -o "$kubectl_bin.tmp" \
-      -ldflags "-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version" \
-      k8s.io/kubernetes/cmd/kubectl)
-    mv "$kubectl_bin.tmp" "$kubectl_bin"
-  fi
-  echo "$kubectl_bin"
+  go_build "kubectl $version" "$module_dir" "$kubectl_bin" k8s.io/kubernetes/cmd/kubectl \
+    "-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version"
 }
 
 build_etcd() {
-  local etcd_dir="$repo_dir/daemon/test/etcd" etcd_version etcd_bin
+  local etcd_dir="$repo_dir/daemon/test/etcd" etcd_version
   etcd_version="$(sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$/\1/p' "$etcd_dir/go.mod")"
-  etcd_bin="$out_dir/etcd-$etcd_version"
-  if [ ! -x "$etcd_bin" ]; then
-    command -v go >/dev/null 2>&1 || { log "Go is needed to build etcd"; exit 1; }
-    mkdir -p "$out_dir"
-    log "building etcd $etcd_version"
-    (cd "$etcd_dir" && go build -trimpath -o "$etcd_bin.tmp" go.etcd.io/etcd/server/v3)
-    mv "$etcd_bin.tmp" "$etcd_bin"
-  fi
-  echo "$etcd_bin"
+  go_build "etcd $etcd_version" "$etcd_dir" "$out_dir/etcd-$etcd_version" go.etcd.io/etcd/server/v3
 }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

@@ -108,6 +108,28 @@ async function accepted(
   }
 }
 
+/**
+ * Keeps the credential in Secret `name` if Elasticsearch accepts it; otherwise makes a new one
+ * (none yet, or Elasticsearch lost it with its data) and stores it.
+ */
+async function ensureAccepted(
+  o: BootstrapOptions,
+  ca: string,
+  name: string,
+  authOf: (data: Record<string, string>) => { apiKey: string } | { bearer: string } | undefined,
+  make: () => Promise<{ data: Record<string, string>; what: string }>,
+): Promise<void> {
+  const existing = await o.secrets.get(name);
+  const auth = existing === undefined ? undefined : authOf(existing);
+  if (auth !== undefined && (await accepted(o.esUrl, ca, auth))) {
+    o.log(`secret ${name}: kept (Elasticsearch accepts it)`);
+    return;
+  }
+  const made = await make();
+  await put(o.secrets, name, made.data);
+  o.log(`secret ${name}: ${made.what}`);
+}
+
 export async function bootstrap(o: BootstrapOptions): Promise<void> {
   const { secrets, log } = o;
   const credentials = await ensure(
@@ -152,33 +174,40 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
       admin.cluster.health({ wait_for_status: 'yellow', timeout: '5s' }),
     );
 
-    const shipperKey = await secrets.get(SECRET_NAMES.shipperKey);
-    if (shipperKey?.apiKey !== undefined && (await accepted(o.esUrl, ca, { apiKey: shipperKey.apiKey }))) {
-      log(`secret ${SECRET_NAMES.shipperKey}: kept (Elasticsearch accepts the key)`);
-    } else {
-      const key = await admin.security.createApiKey({
-        name: 'kubearmor-shipper',
-        role_descriptors: shipperRoleDescriptors(o.indexPrefix) as never,
-        metadata: { managed_by: 'kubearmor-shipper bootstrap' },
-      });
-      await put(secrets, SECRET_NAMES.shipperKey, { apiKey: key.encoded, id: key.id });
-      log(
-        `secret ${SECRET_NAMES.shipperKey}: API key ${key.id} created (create documents, manage templates on ${o.indexPrefix}-*)`,
-      );
-    }
-
-    const kibanaToken = await secrets.get(SECRET_NAMES.kibanaToken);
-    if (kibanaToken?.token !== undefined && (await accepted(o.esUrl, ca, { bearer: kibanaToken.token }))) {
-      log(`secret ${SECRET_NAMES.kibanaToken}: kept (Elasticsearch accepts the token)`);
-    } else {
-      const token = await admin.security.createServiceToken({
-        namespace: 'elastic',
-        service: 'kibana',
-        name: `kubearmor-${Date.now().toString(36)}`,
-      });
-      await put(secrets, SECRET_NAMES.kibanaToken, { token: token.token.value });
-      log(`secret ${SECRET_NAMES.kibanaToken}: service token elastic/kibana/${token.token.name} created`);
-    }
+    await ensureAccepted(
+      o,
+      ca,
+      SECRET_NAMES.shipperKey,
+      (data) => (data.apiKey === undefined ? undefined : { apiKey: data.apiKey }),
+      async () => {
+        const key = await admin.security.createApiKey({
+          name: 'kubearmor-shipper',
+          role_descriptors: shipperRoleDescriptors(o.indexPrefix) as never,
+          metadata: { managed_by: 'kubearmor-shipper bootstrap' },
+        });
+        return {
+          data: { apiKey: key.encoded, id: key.id },
+          what: `API key ${key.id} created (create documents, manage templates on ${o.indexPrefix}-*)`,
+        };
+      },
+    );
+    await ensureAccepted(
+      o,
+      ca,
+      SECRET_NAMES.kibanaToken,
+      (data) => (data.token === undefined ? undefined : { bearer: data.token }),
+      async () => {
+        const token = await admin.security.createServiceToken({
+          namespace: 'elastic',
+          service: 'kibana',
+          name: `kubearmor-${Date.now().toString(36)}`,
+        });
+        return {
+          data: { token: token.token.value },
+          what: `service token elastic/kibana/${token.token.name} created`,
+        };
+      },
+    );
 
     // The templates go in with the shipper's own key: proof that it has what it needs.
     const key = (await secrets.get(SECRET_NAMES.shipperKey))?.apiKey as string;

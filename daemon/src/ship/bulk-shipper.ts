@@ -2,8 +2,10 @@
 // - each document goes with op `create` and its stable id, so a 409 means it is already indexed
 //   (a replay after a crash) and counts as done;
 // - a batch is flushed at `maxDocs`, at `maxBytes`, or `maxAgeMs` after its first record, whichever
-//   comes first; bodies are pre-serialized NDJSON, gzipped (level 1); responses are cut down
-//   with filter_path;
+//   comes first; each record is serialized once, straight into the batch's buffer (reused batch
+//   after batch), which is the request body: no per-record string outlives its read, so what waits
+//   for Elasticsearch is not V8 heap the garbage collector has to carry; bodies are gzipped
+//   (level 1); responses are cut down with filter_path;
 // - at most `maxInFlight` requests at a time; items answered 429 or 5xx, and whole requests that
 //   fail (network, timeout, 429, 5xx, anything), are retried with exponential backoff and jitter,
 //   without limit; other 4xx items go to the dead-letter index with the reason;
@@ -28,15 +30,29 @@ export interface BatchOptions {
   gzip: boolean;
 }
 
-/** One document on its way: its action and source lines, and whom to tell when it is in. */
+/** One document on its way: where its action and source lines are, and whom to tell when it is in. */
 export interface PendingDocument {
   file: TailedFile;
   start: number;
   index: string;
   id: string;
-  /** `{"create":…}\n<document>\n` */
-  ndjson: string;
+  /** `{"create":…}\n<document>\n` is `buffer[from, to)`. */
+  buffer: Buffer;
+  from: number;
+  to: number;
   bytes: number;
+}
+
+/** The document's two NDJSON lines as text (for the rare paths: dead letters). */
+export function documentNdjson(doc: PendingDocument): string {
+  return doc.buffer.toString('utf8', doc.from, doc.to);
+}
+
+/** A batch: its documents and the buffer their NDJSON was written into. */
+interface Batch {
+  docs: PendingDocument[];
+  buffer: Buffer;
+  used: number;
 }
 
 export interface BulkItemResult {
@@ -57,11 +73,13 @@ const gzipAsync = promisify(gzip);
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
 export class BulkShipper implements RecordConsumer {
-  private batch: PendingDocument[] = [];
-  private batchBytes = 0;
+  private batch: Batch;
   private batchTimer: NodeJS.Timeout | undefined;
   /** Full batches waiting for a free request slot. */
-  private readonly queue: PendingDocument[][] = [];
+  private readonly queue: Batch[] = [];
+  /** Buffers of acknowledged batches, for the next ones. */
+  private readonly spare: Buffer[] = [];
+  private readonly bufferBytes: number;
   private inFlight = 0;
   private inFlightDocs = 0;
   private idleWaiters: (() => void)[] = [];
@@ -75,18 +93,51 @@ export class BulkShipper implements RecordConsumer {
     private readonly counters: Counters,
     private readonly backoff: Backoff,
     private readonly events: ShipperEvents = {},
-  ) {}
+  ) {
+    // Room for a full batch plus the record that crosses the limit.
+    this.bufferBytes = options.maxBytes + 256 * 1024;
+    this.batch = this.newBatch(0);
+  }
 
   onRecord(file: TailedFile, record: ShippableRecord): void {
-    const ndjson = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n${serializeDocument(record)}\n`;
-    const bytes = Buffer.byteLength(ndjson);
+    const action = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n`;
+    const source = serializeDocument(record);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a record that might not fit starts a new batch.
+    const worst = (action.length + source.length) * 3 + 1;
+    if (this.batch.buffer.length - this.batch.used < worst) {
+      this.flush();
+      if (this.batch.buffer.length < worst) this.batch = this.newBatch(worst);
+    }
+    const b = this.batch;
+    const from = b.used;
+    let at = from + b.buffer.write(action, from, 'latin1');
+    at += b.buffer.write(source, at, 'utf8');
+    b.buffer[at++] = 0x0a;
+    b.used = at;
+    const bytes = at - from;
     this.budget.take(bytes);
-    this.batch.push({ file, start: record.start, index: record.index, id: record.id, ndjson, bytes });
-    this.batchBytes += bytes;
-    if (this.batch.length >= this.options.maxDocs || this.batchBytes >= this.options.maxBytes) this.flush();
+    b.docs.push({
+      file,
+      start: record.start,
+      index: record.index,
+      id: record.id,
+      buffer: b.buffer,
+      from,
+      to: at,
+      bytes,
+    });
+    if (b.docs.length >= this.options.maxDocs || b.used >= this.options.maxBytes) this.flush();
     else if (this.batchTimer === undefined) {
       this.batchTimer = setTimeout(() => this.flush(), this.options.maxAgeMs);
     }
+  }
+
+  private newBatch(atLeast: number): Batch {
+    const buffer =
+      atLeast <= this.bufferBytes
+        ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes))
+        : Buffer.allocUnsafeSlow(atLeast);
+    return { docs: [], buffer, used: 0 };
   }
 
   hasCapacity(): boolean {
@@ -99,8 +150,8 @@ export class BulkShipper implements RecordConsumer {
 
   /** Documents read and not yet acknowledged. */
   get pendingDocuments(): number {
-    let n = this.batch.length;
-    for (const b of this.queue) n += b.length;
+    let n = this.batch.docs.length;
+    for (const b of this.queue) n += b.docs.length;
     return n + this.inFlightDocs;
   }
 
@@ -110,10 +161,9 @@ export class BulkShipper implements RecordConsumer {
       clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
     }
-    if (this.batch.length === 0) return;
+    if (this.batch.docs.length === 0) return;
     this.queue.push(this.batch);
-    this.batch = [];
-    this.batchBytes = 0;
+    this.batch = this.newBatch(0);
     this.pump();
   }
 
@@ -134,13 +184,20 @@ export class BulkShipper implements RecordConsumer {
 
   private pump(): void {
     while (!this.stopped && this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.shift() as PendingDocument[];
+      const batch = this.queue.shift() as Batch;
       this.inFlight++;
-      this.inFlightDocs += batch.length;
+      this.inFlightDocs += batch.docs.length;
       void this.send(batch).finally(() => {
         this.inFlight--;
-        this.inFlightDocs -= batch.length;
-        if (this.inFlight === 0 && this.queue.length === 0 && this.batch.length === 0) {
+        this.inFlightDocs -= batch.docs.length;
+        // Every document of it is done (or shipping stopped): its buffer serves the next batch.
+        if (
+          !this.stopped &&
+          batch.buffer.length === this.bufferBytes &&
+          this.spare.length < this.options.maxInFlight + 1
+        )
+          this.spare.push(batch.buffer);
+        if (this.inFlight === 0 && this.queue.length === 0 && this.batch.docs.length === 0) {
           for (const w of this.idleWaiters.splice(0)) w();
         }
         this.pump();
@@ -149,13 +206,18 @@ export class BulkShipper implements RecordConsumer {
   }
 
   /** Sends one batch until every document in it is in Elasticsearch (or dead-lettered). */
-  private async send(batch: PendingDocument[]): Promise<void> {
-    let docs = batch;
+  private async send(batch: Batch): Promise<void> {
+    let docs = batch.docs;
     let attempt = 0;
     while (docs.length > 0 && !this.stopped) {
       let items: BulkItemResult[];
       try {
-        items = await this.bulk(docs);
+        // The whole batch is the buffer as written; a retry of some of it, their pieces.
+        const body =
+          docs === batch.docs
+            ? batch.buffer.subarray(0, batch.used)
+            : Buffer.concat(docs.map((d) => d.buffer.subarray(d.from, d.to)));
+        items = await this.bulk(docs, body);
       } catch (err) {
         this.counters.inc('bulk_request_errors', requestErrorKind(err));
         this.events.onRequestError?.(err, attempt);
@@ -193,13 +255,14 @@ export class BulkShipper implements RecordConsumer {
     }
   }
 
-  private async bulk(docs: PendingDocument[]): Promise<BulkItemResult[]> {
-    let body = '';
-    for (const d of docs) body += d.ndjson;
+  private async bulk(docs: PendingDocument[], body: Buffer): Promise<BulkItemResult[]> {
     const started = performance.now();
     // Gzip level 1 in libuv's thread pool: most of gzip's gain on JSON for a fraction of the CPU
-    // of the client's default level, and off the event loop.
-    const payload = this.options.gzip ? await gzipAsync(body, { level: 1 }) : body;
+    // of the client's default level, and off the event loop. Uncompressed, the body is copied: the
+    // batch buffer is reused once acknowledged, and a timed-out request may still hold it.
+    const payload = this.options.gzip
+      ? await gzipAsync(body, { level: 1, chunkSize: 256 * 1024 })
+      : Buffer.from(body);
     const response = (await this.client.bulk(
       { operations: payload as unknown as [], filter_path: FILTER_PATH },
       this.options.gzip ? { headers: { 'content-encoding': 'gzip' } } : {},

@@ -27,13 +27,18 @@ function refusingClient(bodies: string[]): Client {
 
 function doc(i: number): PendingDocument {
   const source = `{"Timestamp":1721990507,"Type":"HostLog","N":${i}}`;
+  const buffer = Buffer.from(
+    `{"create":{"_index":"kubearmor-logs-2024.07.26","_id":"abc-${i}"}}\n${source}\n`,
+  );
   return {
     file: { path: '/var/log/containers/relay.log' } as TailedFile,
     start: i * 100,
     index: 'kubearmor-logs-2024.07.26',
     id: `abc-${i}`,
-    ndjson: `{"create":{"_index":"kubearmor-logs-2024.07.26","_id":"abc-${i}"}}\n${source}\n`,
-    bytes: 100,
+    buffer,
+    from: 0,
+    to: buffer.length,
+    bytes: buffer.length,
   };
 }
 

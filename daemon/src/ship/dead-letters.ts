@@ -6,7 +6,7 @@ import { appendFile, rename, stat } from 'node:fs/promises';
 import type { Client } from '@elastic/elasticsearch';
 import type { Counters } from '../metrics/counters.js';
 import type { Backoff } from './backoff.js';
-import type { BulkItemResult, PendingDocument } from './bulk-shipper.js';
+import { type BulkItemResult, documentNdjson, type PendingDocument } from './bulk-shipper.js';
 
 export interface Rejected {
   doc: PendingDocument;
@@ -67,7 +67,8 @@ export class DeadLetters {
   }
 
   private deadLetterDocument({ doc, item }: Rejected): string {
-    const source = doc.ndjson.slice(doc.ndjson.indexOf('\n') + 1, -1);
+    const ndjson = documentNdjson(doc);
+    const source = ndjson.slice(ndjson.indexOf('\n') + 1, -1);
     return JSON.stringify({
       '@timestamp': new Date().toISOString(),
       error: { status: item.status, type: item.error?.type, reason: item.error?.reason },

@@ -52,6 +52,20 @@ async function secret(name: string): Promise<Record<string, string>> {
   return out;
 }
 
+async function waitForSecret(name: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (
+      await secret(name).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await sleep(200);
+  }
+  assert.fail(`the Secret ${name} never appeared`);
+}
+
 before(async () => {
   const kc = adminConfig();
   core = kc.makeApiClient(k8s.CoreV1Api);
@@ -106,14 +120,9 @@ test('bootstrap, with exactly its Role, makes the Secrets; Elasticsearch starts 
   try {
     // As in the cluster: the bootstrap starts first and waits; Elasticsearch starts once its Secrets exist.
     const running = startShipper(bootstrapArgs(certs, kibana.url));
-    let password: string | undefined;
-    for (let i = 0; i < 100 && password === undefined; i++) {
-      password = await secret('elasticsearch-credentials').then(
-        (s) => s.password,
-        () => undefined,
-      );
-      if (password === undefined) await sleep(200);
-    }
+    // It makes them one after another; the encryption keys are the last before it waits.
+    for (const name of SECRETS.slice(0, 4)) await waitForSecret(name);
+    const password = (await secret('elasticsearch-credentials')).password;
     assert.ok(password !== undefined && password.length >= 24, 'a generated password');
     elasticPassword = password;
     const fromSecret = join(dir, 'from-secret');
