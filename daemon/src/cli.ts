@@ -27,7 +27,7 @@ import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
 import { tailerOptions } from './run/tailer-options.js';
-import { createElasticsearchClient, describeError } from './ship/elasticsearch-client.js';
+import { createElasticsearchClient, describeError, requesterOf } from './ship/elasticsearch-client.js';
 import { detectLifecycle, indicesOlderThan, installTemplates } from './ship/index-templates.js';
 import { Tailer } from './tail/tailer.js';
 import { VERSION } from './version.js';
@@ -295,9 +295,9 @@ async function setupCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   if (values['print-config']) return printConfig(config);
-  const client = createElasticsearchClient(config.elasticsearch);
+  const client = await createElasticsearchClient(config.elasticsearch);
   try {
-    const result = await installTemplates(client, {
+    const result = await installTemplates(requesterOf(client), {
       prefix: config.indexPrefix,
       shards: config.elasticsearch.shards,
       replicas: config.elasticsearch.replicas,
@@ -322,7 +322,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
-  const client = createElasticsearchClient(config.elasticsearch);
+  const client = await createElasticsearchClient(config.elasticsearch);
   try {
     const health = await client.cluster.health();
     const nodes = await client.nodes.info({ metric: ['plugins'] });
@@ -335,7 +335,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
         `${health.number_of_nodes} node(s), version ${versions.join(', ')}\n`,
     );
     process.stdout.write(`modules: ${modules.join(', ') || '(none listed)'}\n`);
-    const lifecycle = await detectLifecycle(client);
+    const lifecycle = await detectLifecycle(requesterOf(client));
     process.stdout.write(
       lifecycle === 'ilm'
         ? 'lifecycle: ILM available; setup attaches a delete-after-N-days policy\n'
@@ -377,9 +377,9 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
     if (m === null || Number(m[1]) < 1) throw new UsageError('--older-than takes days, like 30d');
     days = Number(m[1]);
   }
-  const client = createElasticsearchClient(config.elasticsearch);
+  const client = await createElasticsearchClient(config.elasticsearch);
   try {
-    const old = await indicesOlderThan(client, config.indexPrefix, days);
+    const old = await indicesOlderThan(requesterOf(client), config.indexPrefix, days);
     if (old.length === 0) {
       process.stdout.write(`no ${config.indexPrefix}-* index is older than ${days} days\n`);
       return 0;

@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
+import type { ClientOptions } from '@elastic/elasticsearch';
 import { savedObjects, toNdjson } from '../../../dashboards/saved-objects.js';
 import { importSavedObjects } from '../dashboards/kibana-import.js';
-import { describeError } from '../ship/elasticsearch-client.js';
+import { describeError, requesterOf } from '../ship/elasticsearch-client.js';
 import { installTemplates } from '../ship/index-templates.js';
 
 /** Secrets of one namespace, data decoded. */
@@ -89,13 +89,18 @@ async function put(secrets: SecretStore, name: string, data: Record<string, stri
   if (!(await secrets.create(name, data))) await secrets.replace(name, data);
 }
 
+async function newClient(options: ClientOptions) {
+  const { Client } = await import('@elastic/elasticsearch');
+  return new Client(options);
+}
+
 /** Whether Elasticsearch accepts these credentials. */
 async function accepted(
   url: string,
   ca: string,
   auth: { apiKey: string } | { bearer: string },
 ): Promise<boolean> {
-  const client = new Client({ node: url, auth, tls: { ca }, maxRetries: 0, requestTimeout: 10_000 });
+  const client = await newClient({ node: url, auth, tls: { ca }, maxRetries: 0, requestTimeout: 10_000 });
   try {
     await client.security.authenticate();
     return true;
@@ -162,7 +167,7 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
     log,
   );
 
-  const admin = new Client({
+  const admin = await newClient({
     node: o.esUrl,
     auth: { username: credentials.username as string, password: credentials.password as string },
     tls: { ca },
@@ -211,9 +216,9 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
 
     // The templates go in with the shipper's own key: proof that it has what it needs.
     const key = (await secrets.get(SECRET_NAMES.shipperKey))?.apiKey as string;
-    const shipper = new Client({ node: o.esUrl, auth: { apiKey: key }, tls: { ca }, maxRetries: 0 });
+    const shipper = await newClient({ node: o.esUrl, auth: { apiKey: key }, tls: { ca }, maxRetries: 0 });
     try {
-      const setup = await installTemplates(shipper, {
+      const setup = await installTemplates(requesterOf(shipper), {
         prefix: o.indexPrefix,
         shards: 1,
         replicas: o.replicas,

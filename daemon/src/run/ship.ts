@@ -3,7 +3,6 @@
 // On SIGTERM/SIGINT: stop reading, give in-flight batches `shutdownGraceMs` to be acknowledged,
 // save checkpoints (only what was acknowledged), exit 0.
 import type { Server } from 'node:http';
-import type { Client } from '@elastic/elasticsearch';
 import { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { deadLetterFilePath, redactConfig, type ShipperConfig } from '../config/shipper-config.js';
 import { startPodWatch } from '../enrich/pod-watch.js';
@@ -14,7 +13,8 @@ import { Counters } from '../metrics/counters.js';
 import { Backoff } from '../ship/backoff.js';
 import { BulkShipper } from '../ship/bulk-shipper.js';
 import { DeadLetters } from '../ship/dead-letters.js';
-import { createElasticsearchClient, describeError } from '../ship/elasticsearch-client.js';
+import { describeError } from '../ship/elasticsearch-client.js';
+import { ElasticsearchHttp, type ElasticsearchRequester } from '../ship/elasticsearch-http.js';
 import { installTemplates, type SetupResult } from '../ship/index-templates.js';
 import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
@@ -58,7 +58,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     logger.warn({ path: store.path, status: loaded.status }, 'checkpoint file problem: treated as empty');
   }
 
-  const client = createElasticsearchClient(config.elasticsearch);
+  const client = new ElasticsearchHttp(config.elasticsearch);
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const backoff = new Backoff(config.retry.initialMs, config.retry.maxMs);
   let lastReachable = 0;
@@ -133,7 +133,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
   }
   const pinger = setInterval(() => {
     if (Date.now() - lastReachable < 10_000) return;
-    client.cluster.health({ timeout: '5s' }).then(
+    client.request('GET', '/_cluster/health', { query: { timeout: '5s' } }).then(
       () => {
         lastReachable = Date.now();
       },
@@ -223,7 +223,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     shipper.stop();
     await tailer.close();
     await podWatch.stop();
-    await client.close();
+    client.close();
     if (server !== undefined) await new Promise((resolve) => server.close(resolve));
   }
 }
@@ -237,7 +237,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 
 /** Installs the templates, retrying while Elasticsearch is unreachable. Undefined if stopped first. */
 async function installUntilDone(
-  client: Client,
+  client: ElasticsearchRequester,
   config: ShipperConfig,
   logger: Logger,
   backoff: Backoff,

@@ -13,12 +13,12 @@
 //   file's checkpoint.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { Client } from '@elastic/elasticsearch';
 import type { Counters } from '../metrics/counters.js';
 import { type ShippableRecord, serializeDocument } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import type { Backoff } from './backoff.js';
 import type { DeadLetters } from './dead-letters.js';
+import type { ElasticsearchRequester } from './elasticsearch-http.js';
 import type { MemoryBudget } from './memory-budget.js';
 
 export interface BatchOptions {
@@ -86,7 +86,7 @@ export class BulkShipper implements RecordConsumer {
   private stopped = false;
 
   constructor(
-    private readonly client: Client,
+    private readonly es: ElasticsearchRequester,
     private readonly options: BatchOptions,
     private readonly budget: MemoryBudget,
     private readonly deadLetters: DeadLetters,
@@ -263,10 +263,11 @@ export class BulkShipper implements RecordConsumer {
     const payload = this.options.gzip
       ? await gzipAsync(body, { level: 1, chunkSize: 256 * 1024 })
       : Buffer.from(body);
-    const response = (await this.client.bulk(
-      { operations: payload as unknown as [], filter_path: FILTER_PATH },
-      this.options.gzip ? { headers: { 'content-encoding': 'gzip' } } : {},
-    )) as unknown as { errors?: boolean; items?: Record<string, BulkItemResult>[] };
+    const response = (await this.es.request('POST', '/_bulk', {
+      body: payload,
+      query: { filter_path: FILTER_PATH },
+      ...(this.options.gzip ? { headers: { 'content-encoding': 'gzip' } } : {}),
+    })) as { errors?: boolean; items?: Record<string, BulkItemResult>[] };
     this.events.onBulkLatency?.((performance.now() - started) / 1000);
     this.events.onReachable?.();
     this.counters.inc('bulk_requests');

@@ -3,17 +3,18 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Client } from '@elastic/elasticsearch';
 import { Counters } from '../metrics/counters.js';
 import type { TailedFile } from '../tail/tailed-file.js';
 import { Backoff } from './backoff.js';
 import type { PendingDocument } from './bulk-shipper.js';
 import { DeadLetters } from './dead-letters.js';
+import type { ElasticsearchRequester } from './elasticsearch-http.js';
 
 /** A client whose dead-letter index refuses everything (a stand-in: real ES cannot be made to). */
-function refusingClient(bodies: string[]): Client {
+function refusingClient(bodies: string[]): ElasticsearchRequester {
   return {
-    bulk: async ({ operations }: { operations: string }) => {
+    request: async (_method, _path, options) => {
+      const operations = String(options?.body);
       bodies.push(operations);
       const count = operations.split('\n').filter((l) => l !== '').length / 2;
       return {
@@ -22,7 +23,7 @@ function refusingClient(bodies: string[]): Client {
         })),
       };
     },
-  } as unknown as Client;
+  };
 }
 
 function doc(i: number): PendingDocument {

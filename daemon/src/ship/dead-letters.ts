@@ -3,10 +3,10 @@
 // with the original document, where it came from and Elasticsearch's reason. If Elasticsearch
 // refuses that too, they go to a local NDJSON file, kept under a size bound by rotating it once.
 import { appendFile, rename, stat } from 'node:fs/promises';
-import type { Client } from '@elastic/elasticsearch';
 import type { Counters } from '../metrics/counters.js';
 import type { Backoff } from './backoff.js';
 import { type BulkItemResult, documentNdjson, type PendingDocument } from './bulk-shipper.js';
+import type { ElasticsearchRequester } from './elasticsearch-http.js';
 
 export interface Rejected {
   doc: PendingDocument;
@@ -15,7 +15,7 @@ export interface Rejected {
 
 export class DeadLetters {
   constructor(
-    private readonly client: Client,
+    private readonly es: ElasticsearchRequester,
     private readonly prefix: string,
     private readonly file: string,
     private readonly fileMaxBytes: number,
@@ -34,10 +34,10 @@ export class DeadLetters {
         for (const { r, text } of entries) {
           body += `{"create":{"_index":"${this.indexFor(r.doc.index)}","_id":"${r.doc.id}"}}\n${text}\n`;
         }
-        const response = (await this.client.bulk({
-          operations: body as unknown as [],
-          filter_path: 'items.*.status,items.*.error.type,items.*.error.reason',
-        })) as unknown as { items?: Record<string, BulkItemResult>[] };
+        const response = (await this.es.request('POST', '/_bulk', {
+          body,
+          query: { filter_path: 'items.*.status,items.*.error.type,items.*.error.reason' },
+        })) as { items?: Record<string, BulkItemResult>[] };
         const items = response.items ?? [];
         const refused: string[] = [];
         entries.forEach(({ text }, i) => {

@@ -7,7 +7,7 @@
 //   `flattened`: any key, dots and slashes included, is one field, never an object path.
 // - `index.mapping.ignore_malformed`: a wrong-typed value (a PID that is not a number) leaves that
 //   field unindexed instead of rejecting the document.
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticsearchRequester } from './elasticsearch-http.js';
 
 /** Bumped whenever the templates change, so `setup` can tell an old installation. */
 export const TEMPLATE_VERSION = 1;
@@ -178,9 +178,9 @@ export function indexTemplates(options: TemplateOptions): { name: string; body: 
 export type Lifecycle = 'ilm' | 'none';
 
 /** Whether the cluster manages index lifecycles (ILM). Clusters without it answer 4xx. */
-export async function detectLifecycle(client: Client): Promise<Lifecycle> {
+export async function detectLifecycle(es: ElasticsearchRequester): Promise<Lifecycle> {
   try {
-    await client.ilm.getStatus();
+    await es.request('GET', '/_ilm/status');
     return 'ilm';
   } catch (err) {
     const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
@@ -197,42 +197,43 @@ export interface SetupResult {
 
 /** Installs (or updates) the lifecycle policy, where possible, and the index templates. */
 export async function installTemplates(
-  client: Client,
+  es: ElasticsearchRequester,
   options: Omit<TemplateOptions, 'lifecyclePolicy'> & { retentionDays: number },
 ): Promise<SetupResult> {
-  const lifecycle = await detectLifecycle(client);
+  const lifecycle = await detectLifecycle(es);
   let policy: string | undefined;
   if (lifecycle === 'ilm') {
     policy = `${options.prefix}-retention`;
-    await client.ilm.putLifecycle({
-      name: policy,
-      policy: {
-        _meta: { managed_by: 'kubearmor-shipper' },
-        phases: {
-          hot: { actions: {} },
-          delete: { min_age: `${options.retentionDays}d`, actions: { delete: {} } },
+    await es.request('PUT', `/_ilm/policy/${policy}`, {
+      body: JSON.stringify({
+        policy: {
+          _meta: { managed_by: 'kubearmor-shipper' },
+          phases: {
+            hot: { actions: {} },
+            delete: { min_age: `${options.retentionDays}d`, actions: { delete: {} } },
+          },
         },
-      },
+      }),
     });
   }
   const templates = indexTemplates({ ...options, lifecyclePolicy: policy });
   for (const t of templates) {
-    await client.indices.putIndexTemplate({ name: t.name, ...(t.body as object) } as Parameters<
-      Client['indices']['putIndexTemplate']
-    >[0]);
+    await es.request('PUT', `/_index_template/${t.name}`, { body: JSON.stringify(t.body) });
   }
   return { lifecycle, templates: templates.map((t) => t.name), policy };
 }
 
 /** Daily indices of ours whose date is more than `days` days ago (by their name), for `prune`. */
 export async function indicesOlderThan(
-  client: Client,
+  es: ElasticsearchRequester,
   prefix: string,
   days: number,
   now = new Date(),
 ): Promise<string[]> {
   const cutoff = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - days * 86_400_000;
-  const rows = await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' });
+  const rows = (await es.request('GET', `/_cat/indices/${prefix}-*`, {
+    query: { format: 'json', h: 'index' },
+  })) as { index?: string }[];
   const out: string[] = [];
   for (const row of rows) {
     const name = row.index ?? '';

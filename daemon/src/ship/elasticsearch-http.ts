@@ -1,0 +1,117 @@
+// The few Elasticsearch calls the daemon makes (`_bulk`, health, templates, lifecycle), on
+// node:http/https with keep-alive: `@elastic/elasticsearch` costs ~30 MB of resident memory to load
+// (its API surface and undici), a quarter of the daemon's budget, for five endpoints. The CLI's
+// other commands (check, setup, prune, bootstrap) still use the official client.
+// Errors have the official client's shape (`name`, `meta.statusCode`, `meta.body`), so callers
+// and `describeError` treat both alike.
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { ShipperConfig } from '../config/shipper-config.js';
+
+/** What the daemon needs of Elasticsearch: one request at a time, JSON back. */
+export interface ElasticsearchRequester {
+  request(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    options?: { body?: string | Buffer; query?: Record<string, string>; headers?: Record<string, string> },
+  ): Promise<unknown>;
+}
+
+export class ResponseError extends Error {
+  override name = 'ResponseError';
+  constructor(readonly meta: { statusCode: number; body: unknown }) {
+    const reason = (meta.body as { error?: { reason?: string } } | undefined)?.error?.reason;
+    super(`HTTP ${meta.statusCode}${reason === undefined ? '' : `: ${reason}`}`);
+  }
+}
+
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+}
+
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+export class ElasticsearchHttp implements ElasticsearchRequester {
+  private readonly url: URL;
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
+  private readonly authorization: string | undefined;
+
+  constructor(private readonly es: ShipperConfig['elasticsearch']) {
+    this.url = new URL(es.url);
+    const tls = this.url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
+    this.agent = tls
+      ? new HttpsAgent({
+          ...agentOptions,
+          rejectUnauthorized: es.tlsVerify,
+          ...(es.caFile === undefined ? {} : { ca: readFileSync(es.caFile) }),
+        })
+      : new HttpAgent(agentOptions);
+    this.send = tls ? httpsRequest : httpRequest;
+    if (es.apiKey !== undefined) this.authorization = `ApiKey ${es.apiKey}`;
+    else if (es.username !== undefined && es.password !== undefined)
+      this.authorization = `Basic ${Buffer.from(`${es.username}:${es.password}`).toString('base64')}`;
+  }
+
+  request(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    options: {
+      body?: string | Buffer;
+      query?: Record<string, string>;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<unknown> {
+    const base = this.url.pathname.replace(/\/+$/, '');
+    const query = options.query === undefined ? '' : `?${new URLSearchParams(options.query).toString()}`;
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    if (this.authorization !== undefined) headers.authorization = this.authorization;
+    const body = options.body;
+    if (body !== undefined) {
+      headers['content-type'] ??= path.endsWith('/_bulk') ? 'application/x-ndjson' : 'application/json';
+      headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    }
+    return new Promise((resolve, reject) => {
+      const req = this.send(
+        {
+          protocol: this.url.protocol,
+          hostname: this.url.hostname,
+          port: this.url.port,
+          path: `${base}${path}${query}`,
+          method,
+          headers,
+          agent: this.agent,
+          timeout: this.es.requestTimeoutMs,
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (err) => reject(new ConnectionError(err.message)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              // not JSON: kept as text for the error
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(parsed);
+            else reject(new ResponseError({ statusCode: status, body: parsed }));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new TimeoutError(`no answer in ${this.es.requestTimeoutMs} ms`)));
+      req.on('error', (err) => reject(err instanceof TimeoutError ? err : new ConnectionError(err.message)));
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
