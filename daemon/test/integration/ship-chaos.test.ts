@@ -57,13 +57,14 @@ function runArgs(corpus: Corpus, prefix: string, config: string, url = testEsUrl
 }
 
 test('kill -9 at random moments, three times, then a full run: exactly the records', async () => {
-  const { corpus, prefix, config } = await setUp('chaos-kill', 40_000, 21);
+  // Large enough that three kills land before the end: the shipper ships ~20k records a second here.
+  const { corpus, prefix, config } = await setUp('chaos-kill', 120_000, 21);
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
   const rnd = new Random(seed);
   let killed = 0;
   for (let round = 0; round < 3; round++) {
     const running = startShipper(runArgs(corpus, prefix, config));
-    const delay = 800 + rnd.int(0, 2200);
+    const delay = 500 + rnd.int(0, 1500);
     const finished = await Promise.race([running.done, sleep(delay).then(() => undefined)]);
     if (finished === undefined) {
       running.child.kill('SIGKILL');
