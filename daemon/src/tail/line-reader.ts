@@ -4,6 +4,8 @@
 // skipped and counted, and the file never stalls.
 import type { ByteSource } from './byte-source.js';
 
+const NO_BUFFER = Buffer.alloc(0);
+
 export interface LineSink {
   /** `buf[from, to)` is the line without its newline; it starts at file byte `offset`, ends (newline included) at `end`. */
   onLine(buf: Buffer, from: number, to: number, offset: number, end: number, truncated: boolean): void;
@@ -43,7 +45,9 @@ export class LineReader {
     private readonly sink: LineSink,
     private readonly options: LineReaderOptions,
   ) {
-    this.buf = Buffer.allocUnsafe(options.bufferBytes);
+    // Allocated at the first read, released when the file has been idle (see releaseBuffer): a
+    // node with a hundred container logs should not hold a hundred read buffers.
+    this.buf = NO_BUFFER;
     this.pos = startOffset;
     this.done = startOffset;
   }
@@ -77,8 +81,17 @@ export class LineReader {
     if (this.buf.length > this.options.bufferBytes) this.buf = Buffer.allocUnsafe(this.options.bufferBytes);
   }
 
+  /**
+   * Gives the read buffer back if nothing is held in it (an idle file), or in any case once the
+   * file is done (`closed`); the next read takes a new one.
+   */
+  releaseBuffer(closed = false): void {
+    if (closed || (this.carry === 0 && this.longPrefix === undefined)) this.buf = NO_BUFFER;
+  }
+
   /** Reads once (at most one buffer) and delivers the complete lines in it. Resolves to the bytes read; 0 at the end. */
   async readChunk(): Promise<number> {
+    if (this.buf.length === 0) this.buf = Buffer.allocUnsafe(this.options.bufferBytes);
     if (this.longPrefix === undefined && this.carry === this.buf.length) this.makeRoom();
     const base = this.done;
     const n = await this.source.read(this.buf, this.carry, this.buf.length - this.carry, this.pos);

@@ -249,6 +249,8 @@ export class Tailer {
       } else if (!f.current && (drain || this.now() - f.atEndSince >= this.options.rotateWaitMs)) {
         this.release(f);
         changed = true;
+      } else if (this.now() - f.atEndSince >= this.options.rotateWaitMs) {
+        f.reader.releaseBuffer(); // idle: its read buffer is not needed until it grows
       }
     }
     return changed;
@@ -333,6 +335,7 @@ export class Tailer {
     f.decoder.flush(f.reader.consumed);
     this.counters.inc('bytes_skipped_long_lines', '', f.reader.skippedBytes);
     f.closed = true;
+    f.reader.releaseBuffer(true);
     this.byInode.delete(`${f.identity.dev}:${f.identity.ino}`);
     void f.source.close();
     this.counters.inc('files_released');
