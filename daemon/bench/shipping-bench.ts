@@ -27,6 +27,11 @@ interface Measured {
 const lines = Number(process.env.BENCH_LINES ?? 300_000);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bundle = join(root, 'dist', 'kubearmor-shipper.js');
+// The Node flags the image runs the shipper with (its ENTRYPOINT), so the figures are the image's.
+const nodeFlags = (/^ENTRYPOINT \[(.*)\]$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '')
+  .split(',')
+  .map((a) => a.trim().replace(/^"|"$/g, ''))
+  .filter((a) => a.startsWith('--'));
 execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 function filesOf(dir: string): string[] {
@@ -85,6 +90,7 @@ async function runShipper(args: string[]): Promise<Measured> {
     '-f',
     'BENCH %e %U %S %M',
     process.execPath,
+    ...nodeFlags,
     bundle,
     ...args,
   ];
@@ -220,6 +226,7 @@ try {
   console.log(
     `corpus: ${n} lines (${corpus.lines} records), ${(top.bytes / 1048576).toFixed(0)} MiB uncompressed, ${(corpusBytes / 1048576).toFixed(0)} MiB on disk, ${corpus.files.length} files`,
   );
+  console.log(`shipper: node ${nodeFlags.join(' ')} (the image's flags), pinned to one core`);
   console.log(row('ceiling: JSON.parse + stringify', top, n, top.bytes));
   console.log(row('(1) files → discarding _bulk', toSink, n, top.bytes));
   if (toEs !== undefined) console.log(row('(2) files → real Elasticsearch', toEs, n, top.bytes));
