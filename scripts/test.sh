@@ -45,22 +45,25 @@ node_modules/.bin/tsc --noEmit -p .
 echo "== bundle (the image's dist/kubearmor-shipper.js, tested below)"
 node scripts/build.mjs
 
+# started <name> <pid> <output file>: waits for a background start (in this shell: `wait` only
+# knows its own children); `last_line` is the last line it printed.
+started() {
+  echo "== $1"
+  wait "$2" || { echo "could not start $1" >&2; exit 1; }
+  last_line="$(tail -n 1 "$3")"
+}
 if [ -n "$es_pid" ]; then
-  echo "== elasticsearch"
-  wait "$es_pid" || { echo "could not start Elasticsearch" >&2; exit 1; }
+  started elasticsearch "$es_pid" "$es_out"
   es_pid=""
-  TEST_ES_URL="$(tail -n 1 "$es_out")"
+  TEST_ES_URL="$last_line"
 fi
-export TEST_ES_URL
-echo "tests use Elasticsearch at $TEST_ES_URL"
 if [ -n "$kube_pid" ]; then
-  echo "== kube-apiserver"
-  wait "$kube_pid" || { echo "could not build or start kube-apiserver" >&2; exit 1; }
+  started kube-apiserver "$kube_pid" "$kube_out"
   kube_pid=""
-  TEST_KUBECONFIG="$(tail -n 1 "$kube_out")"
+  TEST_KUBECONFIG="$last_line"
 fi
-export TEST_KUBECONFIG
-echo "tests use the kube-apiserver of $TEST_KUBECONFIG"
+export TEST_ES_URL TEST_KUBECONFIG
+echo "tests use Elasticsearch at $TEST_ES_URL and the kube-apiserver of $TEST_KUBECONFIG"
 
 # Node 20's runner finds no .ts files when given a directory, so pass the list.
 mapfile -t files < <(find daemon dashboards deployments scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
