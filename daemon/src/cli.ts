@@ -27,7 +27,7 @@ import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
 import { tailerOptions } from './run/tailer-options.js';
-import { createElasticsearchClient, describeError, requesterOf } from './ship/elasticsearch-client.js';
+import { describeError, ElasticsearchHttp } from './ship/elasticsearch-http.js';
 import { detectLifecycle, indicesOlderThan, installTemplates } from './ship/index-templates.js';
 import { Tailer } from './tail/tailer.js';
 import { VERSION } from './version.js';
@@ -295,9 +295,9 @@ async function setupCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   if (values['print-config']) return printConfig(config);
-  const client = await createElasticsearchClient(config.elasticsearch);
+  const es = new ElasticsearchHttp(config.elasticsearch);
   try {
-    const result = await installTemplates(requesterOf(client), {
+    const result = await installTemplates(es, {
       prefix: config.indexPrefix,
       shards: config.elasticsearch.shards,
       replicas: config.elasticsearch.replicas,
@@ -314,7 +314,7 @@ async function setupCommand(args: readonly string[]): Promise<number> {
     process.stderr.write(`setup failed: ${describeError(err)}\n`);
     return 1;
   } finally {
-    await client.close();
+    es.close();
   }
 }
 
@@ -322,10 +322,16 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
-  const client = await createElasticsearchClient(config.elasticsearch);
+  const es = new ElasticsearchHttp(config.elasticsearch);
   try {
-    const health = await client.cluster.health();
-    const nodes = await client.nodes.info({ metric: ['plugins'] });
+    const health = (await es.request('GET', '/_cluster/health')) as {
+      cluster_name: string;
+      status: string;
+      number_of_nodes: number;
+    };
+    const nodes = (await es.request('GET', '/_nodes/plugins')) as {
+      nodes: Record<string, { version: string; modules?: { name: string }[] }>;
+    };
     const versions = [...new Set(Object.values(nodes.nodes).map((n) => n.version))];
     const modules = [
       ...new Set(Object.values(nodes.nodes).flatMap((n) => (n.modules ?? []).map((m) => m.name))),
@@ -335,20 +341,19 @@ async function checkCommand(args: readonly string[]): Promise<number> {
         `${health.number_of_nodes} node(s), version ${versions.join(', ')}\n`,
     );
     process.stdout.write(`modules: ${modules.join(', ') || '(none listed)'}\n`);
-    const lifecycle = await detectLifecycle(requesterOf(client));
+    const lifecycle = await detectLifecycle(es);
     process.stdout.write(
       lifecycle === 'ilm'
         ? 'lifecycle: ILM available; setup attaches a delete-after-N-days policy\n'
         : 'lifecycle: no ILM on this cluster; use `kubearmor-shipper prune --older-than <N>d`\n',
     );
-    const templates = await client.indices
-      .getIndexTemplate({ name: `${config.indexPrefix}-*` })
-      .catch(() => ({ index_templates: [] }));
+    const templates = (await es
+      .request('GET', `/_index_template/${config.indexPrefix}-*`)
+      .catch(() => ({ index_templates: [] }))) as { index_templates: { name: string }[] };
     const names = templates.index_templates.map((t) => t.name).sort();
     process.stdout.write(
       `templates: ${names.length > 0 ? names.join(', ') : 'none installed yet (run `setup`, or `run` installs them)'}\n`,
     );
-    process.stdout.write(`client: @elastic/elasticsearch (compatible-with=8), shipper ${VERSION}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(
@@ -356,7 +361,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
     );
     return 1;
   } finally {
-    await client.close();
+    es.close();
   }
 }
 
@@ -377,15 +382,15 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
     if (m === null || Number(m[1]) < 1) throw new UsageError('--older-than takes days, like 30d');
     days = Number(m[1]);
   }
-  const client = await createElasticsearchClient(config.elasticsearch);
+  const es = new ElasticsearchHttp(config.elasticsearch);
   try {
-    const old = await indicesOlderThan(requesterOf(client), config.indexPrefix, days);
+    const old = await indicesOlderThan(es, config.indexPrefix, days);
     if (old.length === 0) {
       process.stdout.write(`no ${config.indexPrefix}-* index is older than ${days} days\n`);
       return 0;
     }
     for (const index of old) {
-      if (!values['dry-run']) await client.indices.delete({ index });
+      if (!values['dry-run']) await es.request('DELETE', `/${index}`);
       process.stdout.write(`${values['dry-run'] ? 'would delete' : 'deleted'} ${index}\n`);
     }
     return 0;
@@ -393,7 +398,7 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
     process.stderr.write(`prune failed: ${describeError(err)}\n`);
     return 1;
   } finally {
-    await client.close();
+    es.close();
   }
 }
 

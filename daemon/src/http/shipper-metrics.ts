@@ -22,6 +22,18 @@ export class ShipperMetrics {
 
   constructor(counters: Counters, state: PipelineState) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    const registry = this.registry;
+    /** A gauge of one value, read when scraped. */
+    const gauge = (name: string, help: string, read: () => number) => {
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
     const counter = (name: CounterName, help: string, label?: string) => {
       new Counter({
         name: `${PREFIX}${name}_total`,
@@ -78,14 +90,9 @@ export class ShipperMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [this.registry],
     });
-    new Gauge({
-      name: `${PREFIX}bytes_in_flight`,
-      help: 'Bytes of records read and not yet acknowledged by Elasticsearch',
-      registers: [this.registry],
-      collect() {
-        this.set(state.bytesInFlight());
-      },
-    });
+    gauge('bytes_in_flight', 'Bytes of records read and not yet acknowledged by Elasticsearch', () =>
+      state.bytesInFlight(),
+    );
     new Gauge({
       name: `${PREFIX}file_lag_bytes`,
       help: 'Bytes of each file not yet acknowledged',
@@ -96,46 +103,23 @@ export class ShipperMetrics {
         for (const { path, bytes } of state.fileLag()) this.set({ path }, bytes);
       },
     });
-    new Gauge({
-      name: `${PREFIX}checkpoint_age_seconds`,
-      help: 'Seconds since the checkpoints were last saved',
-      registers: [this.registry],
-      collect() {
-        this.set(state.checkpointAgeSeconds());
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}files_open`,
-      help: 'Files being read or awaiting acknowledgements',
-      registers: [this.registry],
-      collect() {
-        this.set(state.filesOpen());
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}elasticsearch_up`,
-      help: '1 when Elasticsearch answered recently',
-      registers: [this.registry],
-      collect() {
-        this.set(state.elasticsearchUp() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}kubernetes_watch_up`,
-      help: '1 while the pod watch is connected (absent metadata is then really absent)',
-      registers: [this.registry],
-      collect() {
-        this.set(state.podWatch().watching ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}kubernetes_watch_silence_seconds`,
-      help: 'Seconds since the pod watch last received an event, a bookmark or connected',
-      registers: [this.registry],
-      collect() {
-        this.set(state.podWatch().secondsSinceActivity);
-      },
-    });
+    gauge('checkpoint_age_seconds', 'Seconds since the checkpoints were last saved', () =>
+      state.checkpointAgeSeconds(),
+    );
+    gauge('files_open', 'Files being read or awaiting acknowledgements', () => state.filesOpen());
+    gauge('elasticsearch_up', '1 when Elasticsearch answered recently', () =>
+      state.elasticsearchUp() ? 1 : 0,
+    );
+    gauge(
+      'kubernetes_watch_up',
+      '1 while the pod watch is connected (absent metadata is then really absent)',
+      () => (state.podWatch().watching ? 1 : 0),
+    );
+    gauge(
+      'kubernetes_watch_silence_seconds',
+      'Seconds since the pod watch last received an event, a bookmark or connected',
+      () => state.podWatch().secondsSinceActivity,
+    );
     new Gauge({
       name: `${PREFIX}kubernetes_pods_cached`,
       help: 'Pods in the metadata cache: live, and deleted but kept for files not yet drained',
@@ -147,13 +131,10 @@ export class ShipperMetrics {
         this.set({ state: 'deleted' }, pods.deleted);
       },
     });
-    new Gauge({
-      name: `${PREFIX}kubernetes_namespaces_cached`,
-      help: 'Namespaces whose labels are cached (namespaceLabels.enabled)',
-      registers: [this.registry],
-      collect() {
-        this.set(state.podWatch().namespaces);
-      },
-    });
+    gauge(
+      'kubernetes_namespaces_cached',
+      'Namespaces whose labels are cached (namespaceLabels.enabled)',
+      () => state.podWatch().namespaces,
+    );
   }
 }

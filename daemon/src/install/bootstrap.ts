@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientOptions } from '@elastic/elasticsearch';
 import { savedObjects, toNdjson } from '../../../dashboards/saved-objects.js';
 import { importSavedObjects } from '../dashboards/kibana-import.js';
-import { describeError, requesterOf } from '../ship/elasticsearch-client.js';
+import { describeError, ElasticsearchHttp } from '../ship/elasticsearch-http.js';
 import { installTemplates } from '../ship/index-templates.js';
 
 /** Secrets of one namespace, data decoded. */
@@ -216,9 +216,15 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
 
     // The templates go in with the shipper's own key: proof that it has what it needs.
     const key = (await secrets.get(SECRET_NAMES.shipperKey))?.apiKey as string;
-    const shipper = await newClient({ node: o.esUrl, auth: { apiKey: key }, tls: { ca }, maxRetries: 0 });
+    const shipper = new ElasticsearchHttp({
+      url: o.esUrl,
+      apiKey: key,
+      ca,
+      tlsVerify: true,
+      requestTimeoutMs: 30_000,
+    });
     try {
-      const setup = await installTemplates(requesterOf(shipper), {
+      const setup = await installTemplates(shipper, {
         prefix: o.indexPrefix,
         shards: 1,
         replicas: o.replicas,
@@ -226,7 +232,7 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
       });
       log(`index templates installed: ${setup.templates.join(', ')}; lifecycle: ${setup.lifecycle}`);
     } finally {
-      await shipper.close();
+      shipper.close();
     }
   } finally {
     await admin.close();

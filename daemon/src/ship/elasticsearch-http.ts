@@ -1,13 +1,12 @@
-// The few Elasticsearch calls the daemon makes (`_bulk`, health, templates, lifecycle), on
-// node:http/https with keep-alive: `@elastic/elasticsearch` costs ~30 MB of resident memory to load
-// (its API surface and undici), a quarter of the daemon's budget, for five endpoints. The CLI's
-// other commands (check, setup, prune, bootstrap) still use the official client.
+// Every Elasticsearch call of the shipper (`_bulk`, health, templates, lifecycle, and the `check`,
+// `setup` and `prune` commands), on node:http/https with keep-alive: `@elastic/elasticsearch`
+// costs ~30 MB of resident memory once connected (its API surface and undici), a quarter of the
+// daemon's budget, for a handful of endpoints. Only `bootstrap` (security APIs) loads it.
 // Errors have the official client's shape (`name`, `meta.statusCode`, `meta.body`), so callers
 // and `describeError` treat both alike.
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { ShipperConfig } from '../config/shipper-config.js';
 
 /** What the daemon needs of Elasticsearch: one request at a time, JSON back. */
 export interface ElasticsearchRequester {
@@ -34,13 +33,26 @@ export class TimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
+/** Where and how to connect (the configuration's `elasticsearch` section fits). */
+export interface ElasticsearchConnection {
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  apiKey?: string | undefined;
+  /** A CA file, or the PEM itself in `ca`. */
+  caFile?: string | undefined;
+  ca?: string | undefined;
+  tlsVerify: boolean;
+  requestTimeoutMs: number;
+}
+
 export class ElasticsearchHttp implements ElasticsearchRequester {
   private readonly url: URL;
   private readonly agent: HttpAgent;
   private readonly send: typeof httpRequest;
   private readonly authorization: string | undefined;
 
-  constructor(private readonly es: ShipperConfig['elasticsearch']) {
+  constructor(private readonly es: ElasticsearchConnection) {
     this.url = new URL(es.url);
     const tls = this.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
@@ -48,7 +60,11 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
       ? new HttpsAgent({
           ...agentOptions,
           rejectUnauthorized: es.tlsVerify,
-          ...(es.caFile === undefined ? {} : { ca: readFileSync(es.caFile) }),
+          ...(es.ca !== undefined
+            ? { ca: es.ca }
+            : es.caFile !== undefined
+              ? { ca: readFileSync(es.caFile) }
+              : {}),
         })
       : new HttpAgent(agentOptions);
     this.send = tls ? httpsRequest : httpRequest;
@@ -114,4 +130,13 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** A short description of a client error for logs. */
+export function describeError(err: unknown): string {
+  const e = err as { name?: string; message?: string; meta?: { statusCode?: number; body?: unknown } };
+  const status = e.meta?.statusCode;
+  const body = e.meta?.body as { error?: { type?: string; reason?: string } } | undefined;
+  const reason = body?.error?.reason ?? e.message ?? String(err);
+  return `${e.name ?? 'Error'}${status === undefined ? '' : ` ${status}`}: ${reason}`.slice(0, 500);
 }
