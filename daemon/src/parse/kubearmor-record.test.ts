@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lines from '../../test/fixtures/kubearmor-lines.js';
+import { documentOf } from '../../test/support/records.js';
 import type { RuntimeEvent } from '../decode/runtime-decoder.js';
 import {
   baseAction,
@@ -8,7 +9,6 @@ import {
   documentIdPrefix,
   parseLabels,
   type RecordSource,
-  serializeDocument,
   severityNumber,
   tagList,
 } from './kubearmor-record.js';
@@ -44,14 +44,20 @@ describe('KubeArmor records', () => {
     assert.equal(r.index, 'kubearmor-alerts-2024.07.26');
     assert.equal(r.reason, undefined);
     assert.deepEqual(r.flags, []);
-    for (const [key, value] of Object.entries(original)) assert.deepEqual(r.document[key], value, key);
-    assert.equal(r.document['@timestamp'], '2024-07-26T10:41:47.932526Z');
-    assert.equal(r.document.severity_num, 5);
-    assert.equal(r.document.action_base, 'Block');
-    assert.equal(r.document.action_policy, 'Block');
-    assert.deepEqual(r.document.labels, { app: 'wordpress' });
-    assert.deepEqual(r.document.tags, ['NIST', 'NIST_800-53_CM-7(4)', 'SI-4', 'process', 'NIST_800-53_SI-4']);
-    assert.deepEqual(r.document.log, {
+    for (const [key, value] of Object.entries(original)) assert.deepEqual(documentOf(r)[key], value, key);
+    assert.equal(documentOf(r)['@timestamp'], '2024-07-26T10:41:47.932526Z');
+    assert.equal(documentOf(r).severity_num, 5);
+    assert.equal(documentOf(r).action_base, 'Block');
+    assert.equal(documentOf(r).action_policy, 'Block');
+    assert.deepEqual(documentOf(r).labels, { app: 'wordpress' });
+    assert.deepEqual(documentOf(r).tags, [
+      'NIST',
+      'NIST_800-53_CM-7(4)',
+      'SI-4',
+      'process',
+      'NIST_800-53_SI-4',
+    ]);
+    assert.deepEqual(documentOf(r).log, {
       file: { path: source.path },
       offset: 4096,
       stream: 'stdout',
@@ -63,44 +69,44 @@ describe('KubeArmor records', () => {
 
   test('labels with dots and slashes stay whole keys', () => {
     const r = buildRecord(event(lines.containerAlertAudit), source, options);
-    assert.deepEqual(r.document.labels, {
+    assert.deepEqual(documentOf(r).labels, {
       'app.kubernetes.io/instance': 'vault',
       'app.kubernetes.io/name': 'vault',
       component: 'server',
       'statefulset.kubernetes.io/pod-name': 'vault-0',
     });
-    assert.equal(r.document.action_base, 'Audit');
-    assert.equal(r.document.severity_num, 7);
+    assert.equal(documentOf(r).action_base, 'Audit');
+    assert.equal(documentOf(r).severity_num, 7);
   });
 
   test('logs: \\u0026 escapes are decoded, no alert-only fields are invented', () => {
     const r = buildRecord(event(lines.containerLogProcess), source, options);
     assert.equal(r.kind, 'log');
     assert.equal(r.index, 'kubearmor-logs-2024.07.26');
-    assert.equal(r.document.Resource, '/bin/sh -ec vault status -tls-skip-verify && echo ok');
-    assert.equal(r.document.severity_num, undefined);
-    assert.equal(r.document.action_base, undefined);
-    assert.equal(r.document.tags, undefined);
+    assert.equal(documentOf(r).Resource, '/bin/sh -ec vault status -tls-skip-verify && echo ok');
+    assert.equal(documentOf(r).severity_num, undefined);
+    assert.equal(documentOf(r).action_base, undefined);
+    assert.equal(documentOf(r).tags, undefined);
     const network = buildRecord(event(lines.containerLogNetwork), source, options);
     assert.equal(network.kind, 'log');
-    assert.deepEqual((network.document.EventData as Record<string, string>).Remoteip, '10.0.0.1');
+    assert.deepEqual((documentOf(network).EventData as Record<string, string>).Remoteip, '10.0.0.1');
   });
 
   test('a host DefaultPosture alert has no Severity: no severity_num, no labels', () => {
     const r = buildRecord(event(lines.hostAlertDefaultPosture), source, options);
     assert.equal(r.kind, 'alert');
     assert.equal(r.index, 'kubearmor-alerts-2023.08.23');
-    assert.equal(r.document.severity_num, undefined);
-    assert.equal(r.document.labels, undefined);
-    assert.equal(r.document.action_base, 'Block');
-    assert.equal(r.document.UserName, 'sshd');
+    assert.equal(documentOf(r).severity_num, undefined);
+    assert.equal(documentOf(r).labels, undefined);
+    assert.equal(documentOf(r).action_base, 'Block');
+    assert.equal(documentOf(r).UserName, 'sshd');
   });
 
   test('the throttling SystemEvent is an alert; messages go to their own index', () => {
     const throttle = buildRecord(event(lines.throttleSystemEvent), source, options);
     assert.equal(throttle.kind, 'alert');
-    assert.equal(throttle.document.Operation, 'AlertThreshold');
-    assert.equal(throttle.document.action_base, undefined);
+    assert.equal(documentOf(throttle).Operation, 'AlertThreshold');
+    assert.equal(documentOf(throttle).action_base, undefined);
     const message = buildRecord(event(lines.daemonMessage), source, options);
     assert.equal(message.kind, 'message');
     assert.equal(message.index, 'kubearmor-messages-2024.07.26');
@@ -148,13 +154,15 @@ describe('KubeArmor records', () => {
       source,
       options,
     );
-    assert.equal(legacy.document.severity_num, undefined);
-    assert.equal(legacy.document.Severity, '-');
+    assert.equal(documentOf(legacy).severity_num, undefined);
+    assert.equal(documentOf(legacy).Severity, '-');
   });
 
   test('@timestamp: UpdatedTime, else Timestamp seconds, else the runtime time', () => {
     const ts = (content: string, time?: string) =>
-      buildRecord(event(content, time === undefined ? {} : { time }), source, options).document['@timestamp'];
+      documentOf(buildRecord(event(content, time === undefined ? {} : { time }), source, options))[
+        '@timestamp'
+      ];
     assert.equal(
       ts('{"Timestamp":1721990507,"UpdatedTime":"2024-07-26T10:41:47.932526Z","Type":"HostLog"}'),
       '2024-07-26T10:41:47.932526Z',
@@ -189,18 +197,18 @@ describe('KubeArmor records', () => {
     };
     const r = buildRecord(event(JSON.stringify(odd)), source, options);
     assert.equal(r.kind, 'alert');
-    assert.equal(r.document.severity_num, 5);
-    assert.equal(r.document.labels, undefined);
-    assert.equal(r.document.tags, undefined);
-    assert.equal(r.document.action_base, undefined);
-    assert.equal(r.document.HostPID, '495877');
-    assert.deepEqual(r.document.Labels, { app: 'x' });
+    assert.equal(documentOf(r).severity_num, 5);
+    assert.equal(documentOf(r).labels, undefined);
+    assert.equal(documentOf(r).tags, undefined);
+    assert.equal(documentOf(r).action_base, undefined);
+    assert.equal(documentOf(r).HostPID, '495877');
+    assert.deepEqual(documentOf(r).Labels, { app: 'x' });
   });
 
   test('truncated and invalid UTF-8 records are flagged', () => {
     const r = buildRecord(event(lines.daemonMessage, { invalidUtf8: true }), source, options);
     assert.deepEqual(r.flags, ['invalid_utf8']);
-    assert.deepEqual((r.document.log as { flags: string[] }).flags, ['invalid_utf8']);
+    assert.deepEqual((documentOf(r).log as { flags: string[] }).flags, ['invalid_utf8']);
   });
 });
 
@@ -209,7 +217,7 @@ describe('relay-internal records', () => {
     const r = buildRecord(event(content, overrides), source, options);
     assert.equal(r.kind, 'relay');
     assert.equal(r.index, 'kubearmor-relay-2024.07.26');
-    assert.equal(r.document.message, content);
+    assert.equal(documentOf(r).message, content);
     return r.reason;
   };
 
@@ -235,10 +243,10 @@ describe('relay-internal records', () => {
 
   test('the relay log level is recognised for zap and klog lines', () => {
     const zap = buildRecord(event(lines.relayZapInfo, { stream: 'stderr' }), source, options);
-    assert.equal((zap.document.log as { level: string }).level, 'info');
+    assert.equal((documentOf(zap).log as { level: string }).level, 'info');
     const klog = buildRecord(event(lines.relayKlogError, { stream: 'stderr' }), source, options);
-    assert.equal((klog.document.log as { level: string }).level, 'error');
-    assert.deepEqual(zap.document.relay, { reason: 'stderr' });
+    assert.equal((documentOf(klog).log as { level: string }).level, 'error');
+    assert.deepEqual(documentOf(zap).relay, { reason: 'stderr' });
   });
 });
 
@@ -291,7 +299,7 @@ describe('field helpers', () => {
 });
 
 describe('serialization', () => {
-  test('appending the added fields to the line as it came gives the document', () => {
+  test('a KubeArmor document is the line as it came with the added fields appended', () => {
     for (const line of [
       lines.containerAlertBlock,
       lines.containerAlertAudit,
@@ -301,26 +309,49 @@ describe('serialization', () => {
       lines.throttleSystemEvent,
       lines.daemonMessage,
     ]) {
-      const r = buildRecord(event(line), source, options);
-      assert.ok(r.sourceJson !== undefined);
-      assert.deepEqual(JSON.parse(serializeDocument(r)), r.document);
+      const r = buildRecord(event(` ${line} \t`), source, options);
+      assert.equal(r.head, ` ${line.slice(0, -1)}`);
+      const doc = documentOf(r);
+      for (const [key, value] of Object.entries(JSON.parse(line) as Record<string, unknown>))
+        assert.deepEqual(doc[key], value, key);
+      assert.ok(typeof doc['@timestamp'] === 'string' && doc.log !== undefined);
     }
   });
 
   test('a record that already has a field the shipper adds is serialized whole, ours winning', () => {
     const r = buildRecord(
-      event('{"Timestamp":1721990507,"Type":"HostLog","log":"theirs","tags":1} '),
+      event('{"Timestamp":1721990507,"Type":"HostLog","log":"theirs","tags":1,"Labels":"a=b"} '),
       source,
       options,
     );
-    assert.equal(r.sourceJson, undefined);
-    const doc = JSON.parse(serializeDocument(r)) as { log: { offset: number } };
-    assert.equal(doc.log.offset, 4096);
-    assert.deepEqual(JSON.parse(serializeDocument(r)), r.document);
+    assert.equal(r.tail, '');
+    assert.deepEqual(documentOf(r), {
+      Timestamp: 1721990507,
+      Type: 'HostLog',
+      log: {
+        file: { path: source.path },
+        offset: 4096,
+        stream: 'stdout',
+        node: 'node-a',
+        time: '2024-07-26T10:41:48.000000001Z',
+      },
+      tags: 1,
+      Labels: 'a=b',
+      '@timestamp': '2024-07-26T10:41:47.000Z',
+      labels: { a: 'b' },
+    });
   });
 
-  test('relay records serialize whole', () => {
-    const r = buildRecord(event(lines.relayGoLog), source, options);
-    assert.deepEqual(JSON.parse(serializeDocument(r)), r.document);
+  test("the kubernetes fields follow the file's metadata as it changes", () => {
+    const own: RecordSource = { ...source, kubernetes: { namespace: 'a' } };
+    assert.deepEqual(documentOf(buildRecord(event(lines.daemonMessage), own, options)).kubernetes, {
+      namespace: 'a',
+    });
+    own.kubernetes = { namespace: 'b' };
+    assert.deepEqual(documentOf(buildRecord(event(lines.daemonMessage), own, options)).kubernetes, {
+      namespace: 'b',
+    });
+    own.kubernetes = undefined;
+    assert.equal(documentOf(buildRecord(event(lines.daemonMessage), own, options)).kubernetes, undefined);
   });
 });

@@ -28,11 +28,14 @@ export interface ShippableRecord {
   /** Byte range of the file the record came from (its first line's start, its last line's end). */
   start: number;
   end: number;
-  document: Record<string, unknown>;
-  /** The record's JSON as it came, when appending `added` to it gives the document. */
-  sourceJson: string | undefined;
-  /** Fields the shipper added to the KubeArmor record. */
-  added: Record<string, unknown>;
+  /**
+   * The document's JSON is `head + tail`. For a KubeArmor record the head is the line as it came,
+   * up to its closing brace, and the tail the fields the shipper adds: the line is neither
+   * serialized again nor copied into a new string (the batch writes the two pieces). Otherwise the
+   * head is the whole document and the tail empty.
+   */
+  head: string;
+  tail: string;
   reason: NotKubeArmorReason | undefined;
   flags: readonly RecordFlag[];
 }
@@ -109,30 +112,43 @@ export function buildRecord(
     timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
   }
 
-  // What the shipper adds, kept apart so the document can be serialized by appending it to the
-  // line as it came (see serializeDocument) instead of stringifying the whole object again.
-  const added: Record<string, unknown> = { '@timestamp': timestamp };
+  // What the shipper adds, as JSON, appended to the line as it came.
+  let tail = `,"@timestamp":${JSON.stringify(timestamp)}`;
+  let addsAlertFields = false;
   if (kind === 'alert') {
     const severity = severityNumber(parsed.Severity);
-    if (severity !== undefined) added.severity_num = severity;
+    if (severity !== undefined) tail += `,"severity_num":${severity}`;
     const action = parsed.Action;
     if (typeof action === 'string') {
       const base = baseAction(action);
       if (base !== undefined) {
-        added.action_base = base.outcome;
-        added.action_policy = base.policy;
+        tail += `,"action_base":${JSON.stringify(base.outcome)},"action_policy":${JSON.stringify(base.policy)}`;
       }
     }
+    addsAlertFields = true;
   }
   const labels = parseLabels(parsed.Labels);
-  if (labels !== undefined) added.labels = labels;
+  if (labels !== undefined) tail += `,"labels":${JSON.stringify(labels)}`;
   const tags = tagList(parsed.ATags, parsed.Tags);
-  if (tags !== undefined) added.tags = tags;
-  added.log = provenance(event, source, flags.length === 0 ? NO_FLAGS : flags);
-  if (source.kubernetes !== undefined) added.kubernetes = source.kubernetes;
-  let spliceable = true;
-  for (const key in added) if (key in parsed) spliceable = false;
-  const doc = Object.assign(parsed, added);
+  if (tags !== undefined) tail += `,"tags":${JSON.stringify(tags)}`;
+  tail += `,"log":${logJson(event, source, flags.length === 0 ? NO_FLAGS : flags, undefined)}${kubernetesMember(source)}}`;
+
+  const text = event.content;
+  let head: string;
+  if (
+    '@timestamp' in parsed ||
+    'log' in parsed ||
+    'labels' in parsed ||
+    'tags' in parsed ||
+    'kubernetes' in parsed ||
+    (addsAlertFields && ('severity_num' in parsed || 'action_base' in parsed || 'action_policy' in parsed))
+  ) {
+    // The line has a field the shipper sets (rare): the shipper's value wins, as one object.
+    head = JSON.stringify(Object.assign(parsed, JSON.parse(`{${tail.slice(1)}`)));
+    tail = '';
+  } else {
+    head = text.slice(0, text.lastIndexOf('}'));
+  }
 
   return {
     kind,
@@ -140,23 +156,16 @@ export function buildRecord(
     id,
     start: event.start,
     end: event.end,
-    document: doc,
-    sourceJson: spliceable ? event.content : undefined,
-    added,
+    head,
+    tail,
     reason: undefined,
     flags: flags.length === 0 ? NO_FLAGS : flags,
   };
 }
 
-/**
- * The document as JSON. A KubeArmor record is the line it came as, with the added fields
- * appended before its closing brace: no second serialization of the whole object.
- */
+/** The document as JSON (for the paths that need it as one string). */
 export function serializeDocument(record: ShippableRecord): string {
-  const source = record.sourceJson;
-  if (source === undefined) return JSON.stringify(record.document);
-  const close = source.lastIndexOf('}');
-  return `${source.slice(0, close)},${JSON.stringify(record.added).slice(1)}`;
+  return record.head + record.tail;
 }
 
 /** The KubeArmor object, or why the content is not one. */
@@ -191,44 +200,72 @@ function relayRecord(
   if (event.truncated) flags.push('truncated');
   if (event.invalidUtf8) flags.push('invalid_utf8');
   const timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
-  const log = provenance(event, source, flags);
-  const level = relayLogLevel(event.content);
-  if (level !== undefined) log.level = level;
+  const log = logJson(event, source, flags, relayLogLevel(event.content));
   return {
     kind: 'relay',
     index: indexName(options.indexPrefix, 'relay', timestamp),
     id,
     start: event.start,
     end: event.end,
-    document: {
-      '@timestamp': timestamp,
-      message: event.content,
-      relay: { reason },
-      log,
-      ...(source.kubernetes === undefined ? {} : { kubernetes: source.kubernetes }),
-    },
-    sourceJson: undefined,
-    added: {},
+    head: `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(event.content)},"relay":{"reason":"${reason}"},"log":${log}${kubernetesMember(source)}}`,
+    tail: '',
     reason,
     flags,
   };
 }
 
-function provenance(
+/** Per file: the JSON of what every document of the file shares, made once. */
+interface SourceJson {
+  /** `{"file":{"path":…},"offset":` */
+  logHead: string;
+  /** `,"node":…` */
+  node: string;
+  /** The `kubernetes` object it was made from, and `,"kubernetes":{…}` */
+  kubernetes: Record<string, unknown> | undefined;
+  kubernetesMember: string;
+}
+
+const sourceJsons = new WeakMap<RecordSource, SourceJson>();
+
+function sourceJson(source: RecordSource): SourceJson {
+  let json = sourceJsons.get(source);
+  if (json === undefined) {
+    json = {
+      logHead: `{"file":{"path":${JSON.stringify(source.path)}},"offset":`,
+      node: `,"node":${JSON.stringify(source.nodeName)}`,
+      kubernetes: undefined,
+      kubernetesMember: '',
+    };
+    sourceJsons.set(source, json);
+  }
+  return json;
+}
+
+/** `,"kubernetes":{…}` of the file's current metadata, or ''; serialized again only when it changes. */
+function kubernetesMember(source: RecordSource): string {
+  const json = sourceJson(source);
+  if (json.kubernetes !== source.kubernetes) {
+    json.kubernetes = source.kubernetes;
+    json.kubernetesMember =
+      source.kubernetes === undefined ? '' : `,"kubernetes":${JSON.stringify(source.kubernetes)}`;
+  }
+  return json.kubernetesMember;
+}
+
+/** The `log` object: where the record came from (file, offset, stream, node, runtime time). */
+function logJson(
   event: RuntimeEvent,
   source: RecordSource,
   flags: readonly RecordFlag[],
-): Record<string, unknown> {
-  const log: Record<string, unknown> = {
-    file: { path: source.path },
-    offset: event.start,
-    stream: event.stream,
-    node: source.nodeName,
-  };
-  if (event.time !== '') log.time = event.time;
-  if (event.parts > 1) log.parts = event.parts;
-  if (flags.length > 0) log.flags = flags;
-  return log;
+  level: string | undefined,
+): string {
+  const json = sourceJson(source);
+  let log = `${json.logHead}${event.start},"stream":"${event.stream}"${json.node}`;
+  if (event.time !== '') log += `,"time":${JSON.stringify(event.time)}`;
+  if (event.parts > 1) log += `,"parts":${event.parts}`;
+  if (flags.length > 0) log += `,"flags":${JSON.stringify(flags)}`;
+  if (level !== undefined) log += `,"level":${JSON.stringify(level)}`;
+  return `${log}}`;
 }
 
 export function indexName(prefix: string, kind: RecordKind, isoTimestamp: string): string {

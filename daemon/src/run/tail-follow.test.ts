@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { documentOf } from '../../test/support/records.js';
 import { Counters } from '../metrics/counters.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
@@ -20,7 +21,7 @@ test('follows a file until stopped, picks up appends and new files, saves checkp
     const seen: number[] = [];
     const consumer: RecordConsumer = {
       onRecord(file: TailedFile, record: ShippableRecord) {
-        seen.push(record.document.Seq as number);
+        seen.push(documentOf(record).Seq as number);
         file.ack(record.start);
       },
       hasCapacity: () => true,

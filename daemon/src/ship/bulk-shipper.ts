@@ -14,7 +14,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Counters } from '../metrics/counters.js';
-import { type ShippableRecord, serializeDocument } from '../parse/kubearmor-record.js';
+import type { ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import type { Backoff } from './backoff.js';
 import type { DeadLetters } from './dead-letters.js';
@@ -101,9 +101,8 @@ export class BulkShipper implements RecordConsumer {
 
   onRecord(file: TailedFile, record: ShippableRecord): void {
     const action = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n`;
-    const source = serializeDocument(record);
     // UTF-8 takes at most 3 bytes per UTF-16 unit: a record that might not fit starts a new batch.
-    const worst = (action.length + source.length) * 3 + 1;
+    const worst = (action.length + record.head.length + record.tail.length) * 3 + 1;
     if (this.batch.buffer.length - this.batch.used < worst) {
       this.flush();
       if (this.batch.buffer.length < worst) this.batch = this.newBatch(worst);
@@ -111,7 +110,8 @@ export class BulkShipper implements RecordConsumer {
     const b = this.batch;
     const from = b.used;
     let at = from + b.buffer.write(action, from, 'latin1');
-    at += b.buffer.write(source, at, 'utf8');
+    at += b.buffer.write(record.head, at, 'utf8');
+    at += b.buffer.write(record.tail, at, 'utf8');
     b.buffer[at++] = 0x0a;
     b.used = at;
     const bytes = at - from;

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { documentOf } from '../../test/support/records.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Random } from '../generate/relay-records.js';
 import { Counters } from '../metrics/counters.js';
@@ -115,9 +116,10 @@ class ModelConsumer implements RecordConsumer {
 }
 
 function seqOf(record: ShippableRecord): number {
-  const seq = record.document.Seq;
+  const doc = documentOf(record);
+  const seq = doc.Seq;
   if (typeof seq === 'number') return seq;
-  const m = /"Seq":(\d+)/.exec(String(record.document.message ?? ''));
+  const m = /"Seq":(\d+)/.exec(String(doc.message ?? ''));
   return m ? Number(m[1]) : -1;
 }
 

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { documentOf } from '../../test/support/records.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Counters } from '../metrics/counters.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
@@ -35,7 +36,7 @@ class Collector implements RecordConsumer {
   }
   async waitForCapacity(): Promise<void> {}
   seqs(): number[] {
-    return this.records.map((r) => Number(r.document.Seq ?? -1));
+    return this.records.map((r) => Number(documentOf(r).Seq ?? -1));
   }
 }
 
@@ -310,7 +311,7 @@ describe('backpressure', () => {
     const got: number[] = [];
     const consumer: RecordConsumer = {
       onRecord(file, record) {
-        got.push(Number(record.document.Seq));
+        got.push(Number(documentOf(record).Seq));
         room--;
         file.ack(record.start);
       },
