@@ -30,22 +30,30 @@ export interface BatchOptions {
   gzip: boolean;
 }
 
-/** One document on its way: where its action and source lines are, and whom to tell when it is in. */
+/**
+ * One document on its way: where its action and source lines are, and whom to tell when it is in.
+ * Nothing else: thousands of these wait for each acknowledgement, and every field is heap the
+ * garbage collector carries (index and id are in the action line, for the rare paths that need them).
+ */
 export interface PendingDocument {
   file: TailedFile;
   start: number;
-  index: string;
-  id: string;
   /** `{"create":…}\n<document>\n` is `buffer[from, to)`. */
   buffer: Buffer;
   from: number;
   to: number;
-  bytes: number;
 }
 
 /** The document's two NDJSON lines as text (for the rare paths: dead letters). */
 export function documentNdjson(doc: PendingDocument): string {
   return doc.buffer.toString('utf8', doc.from, doc.to);
+}
+
+/** The index and id the document was sent with, from its action line. */
+export function documentTarget(doc: PendingDocument): { index: string; id: string } {
+  const action = doc.buffer.toString('utf8', doc.from, doc.buffer.indexOf(0x0a, doc.from));
+  const { _index, _id } = (JSON.parse(action) as { create: { _index: string; _id: string } }).create;
+  return { index: _index, id: _id };
 }
 
 /** A batch: its documents and the buffer their NDJSON was written into. */
@@ -70,6 +78,7 @@ export interface ShipperEvents {
 }
 
 const gzipAsync = promisify(gzip);
+const CREATED: BulkItemResult = Object.freeze({ status: 201 });
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
 export class BulkShipper implements RecordConsumer {
@@ -114,18 +123,8 @@ export class BulkShipper implements RecordConsumer {
     at += b.buffer.write(record.tail, at, 'utf8');
     b.buffer[at++] = 0x0a;
     b.used = at;
-    const bytes = at - from;
-    this.budget.take(bytes);
-    b.docs.push({
-      file,
-      start: record.start,
-      index: record.index,
-      id: record.id,
-      buffer: b.buffer,
-      from,
-      to: at,
-      bytes,
-    });
+    this.budget.take(at - from);
+    b.docs.push({ file, start: record.start, buffer: b.buffer, from, to: at });
     if (b.docs.length >= this.options.maxDocs || b.used >= this.options.maxBytes) this.flush();
     else if (this.batchTimer === undefined) {
       this.batchTimer = setTimeout(() => this.flush(), this.options.maxAgeMs);
@@ -271,7 +270,7 @@ export class BulkShipper implements RecordConsumer {
     this.events.onBulkLatency?.((performance.now() - started) / 1000);
     this.events.onReachable?.();
     this.counters.inc('bulk_requests');
-    if (response.errors === false) return docs.map(() => ({ status: 201 }));
+    if (response.errors === false) return new Array<BulkItemResult>(docs.length).fill(CREATED);
     const items = response.items ?? [];
     return items.map((item) => {
       const result = Object.values(item)[0];
@@ -281,7 +280,7 @@ export class BulkShipper implements RecordConsumer {
 
   private done(doc: PendingDocument): void {
     doc.file.ack(doc.start);
-    this.budget.give(doc.bytes);
+    this.budget.give(doc.to - doc.from);
   }
 }
 

@@ -34,12 +34,9 @@ function doc(i: number): PendingDocument {
   return {
     file: { path: '/var/log/containers/relay.log' } as TailedFile,
     start: i * 100,
-    index: 'kubearmor-logs-2024.07.26',
-    id: `abc-${i}`,
     buffer,
     from: 0,
     to: buffer.length,
-    bytes: buffer.length,
   };
 }
 

@@ -5,7 +5,7 @@
 import { appendFile, rename, stat } from 'node:fs/promises';
 import type { Counters } from '../metrics/counters.js';
 import type { Backoff } from './backoff.js';
-import { type BulkItemResult, documentNdjson, type PendingDocument } from './bulk-shipper.js';
+import { type BulkItemResult, documentNdjson, documentTarget, type PendingDocument } from './bulk-shipper.js';
 import type { ElasticsearchRequester } from './elasticsearch-http.js';
 
 export interface Rejected {
@@ -26,13 +26,16 @@ export class DeadLetters {
 
   /** Stores the rejected documents; resolves once each is in the dead-letter index or the file. */
   async store(rejected: readonly Rejected[]): Promise<void> {
-    const entries = rejected.map((r) => ({ r, text: this.deadLetterDocument(r) }));
+    const entries = rejected.map((r) => ({
+      target: documentTarget(r.doc),
+      text: this.deadLetterDocument(r),
+    }));
     let attempt = 0;
     for (;;) {
       try {
         let body = '';
-        for (const { r, text } of entries) {
-          body += `{"create":{"_index":"${this.indexFor(r.doc.index)}","_id":"${r.doc.id}"}}\n${text}\n`;
+        for (const { target, text } of entries) {
+          body += `{"create":{"_index":"${this.indexFor(target.index)}","_id":"${target.id}"}}\n${text}\n`;
         }
         const response = (await this.es.request('POST', '/_bulk', {
           body,
@@ -72,7 +75,7 @@ export class DeadLetters {
     return JSON.stringify({
       '@timestamp': new Date().toISOString(),
       error: { status: item.status, type: item.error?.type, reason: item.error?.reason },
-      target: { index: doc.index, id: doc.id },
+      target: documentTarget(doc),
       log: { file: { path: doc.file.path }, offset: doc.start },
       event: { original: source },
     });
