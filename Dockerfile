@@ -29,8 +29,10 @@ COPY package.json ./
 USER node
 # Exec form: node is PID 1 and gets SIGTERM itself; the shipper handles SIGTERM/SIGINT (stop
 # reading, finish in-flight batches, save checkpoints) and starts no child processes to reap.
-# The old-generation cap keeps V8 from growing its heap far past the live set (~12 MB while
-# shipping; records in flight are outside the heap): peak RSS ~115 MB instead of ~145 MB, for a
-# few per cent of CPU (`npm run bench` runs the shipper with these same flags).
-ENTRYPOINT ["node", "--max-old-space-size=96", "/app/dist/kubearmor-shipper.js"]
+# The heap caps keep V8 from growing its heap far past the live set (~12 MB while shipping;
+# records in flight are outside the heap): the old generation at 96 MB, the young one's halves at
+# 4 MB (what a line allocates dies young; larger halves only hold more garbage between
+# scavenges). Peak RSS on a 5 GB backlog 101 MB instead of 124 MB with the old cap alone, for ~4 %
+# CPU (`npm run bench` runs the shipper with these same flags).
+ENTRYPOINT ["node", "--max-old-space-size=96", "--max-semi-space-size=4", "/app/dist/kubearmor-shipper.js"]
 CMD ["run"]

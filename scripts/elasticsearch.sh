@@ -18,8 +18,10 @@
 #   ES_SECURE_CERTS  a directory with ca.crt, tls.crt, tls.key (PEM): security on, TLS on HTTP
 #                    and transport, with ES_PASSWORD as the `elastic` user's bootstrap password
 #                    (the tests of the Kubernetes setup Job use this; pick another ES_PORT)
-#   ES_ROLES_FILE    with ES_SECURE_CERTS: a roles.yml of file-based roles
-#   ES_FILE_USERS    with ES_SECURE_CERTS: `user:password:role` entries, space-separated, in the file realm
+# API keys and service tokens live in the `.security` index, whose analyzer needs three analysis
+# components of the `analysis-common` module this distribution lacks (and Maven Central does not
+# carry): scripts/elasticsearch-security-analysis/ supplies them as a plugin, compiled here with
+# the JDK's javac against the distribution's own jars.
 # `--keep` marks the node as started by hand, so the test command reuses it and leaves it running.
 set -euo pipefail
 
@@ -110,6 +112,26 @@ fetch_distribution() {
   rm -rf "$es_home.tmp"
 }
 
+# The test plugin of the `.security` index's analysis components (see the top of this file),
+# rebuilt when its source changes.
+install_security_analysis() {
+  local src="$repo_dir/scripts/elasticsearch-security-analysis"
+  local dest="$es_home/plugins/security-analysis"
+  local stamp
+  stamp="$ES_VERSION $(cat "$src"/src/org/kubearmor/securityanalysis/*.java | sha256sum | cut -c1-16)"
+  [ "$(cat "$dest/.built-from" 2>/dev/null)" = "$stamp" ] && return 0
+  command -v javac >/dev/null 2>&1 || die "javac (a JDK 17+) is needed to build $src"
+  local build="$dist_dir/security-analysis.build"
+  rm -rf "$build" "$dest"
+  mkdir -p "$build/classes" "$dest"
+  javac --release 17 -nowarn -d "$build/classes" -cp "$es_home/lib/*" \
+    "$src"/src/org/kubearmor/securityanalysis/*.java >&2 || die "could not compile $src"
+  (cd "$build/classes" && jar cf "$dest/security-analysis.jar" .)
+  sed "s/@ES_VERSION@/$ES_VERSION/" "$src/plugin-descriptor.properties" >"$dest/plugin-descriptor.properties"
+  echo "$stamp" >"$dest/.built-from"
+  rm -rf "$build"
+}
+
 write_config() {
   local conf="$node_dir/config"
   mkdir -p "$conf" "$node_dir/data" "$node_dir/logs"
@@ -150,15 +172,6 @@ EOF
   ES_PATH_CONF="$conf" ES_JAVA_HOME="$(find_java_home)" "$es_home/bin/elasticsearch-keystore" create -s
   printf '%s' "$ES_PASSWORD" | ES_PATH_CONF="$conf" ES_JAVA_HOME="$(find_java_home)" \
     "$es_home/bin/elasticsearch-keystore" add -x -s bootstrap.password
-  if [ -n "${ES_ROLES_FILE:-}" ]; then cp "$ES_ROLES_FILE" "$conf/roles.yml"; else : >"$conf/roles.yml"; fi
-  : >"$conf/users"
-  : >"$conf/users_roles"
-  local entry name rest password role
-  for entry in ${ES_FILE_USERS:-}; do
-    name="${entry%%:*}"; rest="${entry#*:}"; password="${rest%%:*}"; role="${rest#*:}"
-    ES_PATH_CONF="$conf" ES_JAVA_HOME="$(find_java_home)" \
-      "$es_home/bin/elasticsearch-users" useradd "$name" -p "$password" -r "$role" >/dev/null
-  done
 }
 
 # Prints the pid if our node's process is alive.
@@ -214,6 +227,7 @@ cmd_start() {
   # Leftovers of a killed run that never opened the port: stop them before starting anew.
   stop_node_processes
   fetch_distribution
+  install_security_analysis
   write_config
   rm -f "$pid_file" "$keep_file"
   if is_root; then chown -R "$ES_USER:" "$state_dir"; fi

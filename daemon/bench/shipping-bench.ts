@@ -5,7 +5,7 @@
 // The shipper runs as the built bundle in a child process pinned to one core (taskset), measured by
 // GNU time, so its CPU seconds and peak RSS are its own, start-up included. BENCH_LINES sets the
 // corpus size (default 300000, about 300 MB).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -199,16 +199,10 @@ try {
   if (sunk !== corpus.lines) throw new Error(`the sink got ${sunk} documents of ${corpus.lines}`);
 
   let toEs: Measured | undefined;
+  const esScript = fileURLToPath(new URL('../../scripts/elasticsearch.sh', import.meta.url));
   const esUrl =
     process.env.TEST_ES_URL ??
-    execFileSync(
-      'bash',
-      [fileURLToPath(new URL('../../scripts/elasticsearch.sh', import.meta.url)), 'start'],
-      { encoding: 'utf8' },
-    )
-      .trim()
-      .split('\n')
-      .pop();
+    execFileSync('bash', [esScript, 'start'], { encoding: 'utf8' }).trim().split('\n').pop();
   if (esUrl !== undefined) {
     toEs = await runShipper([
       ...common,
@@ -220,6 +214,9 @@ try {
       'bench',
     ]);
     execFileSync('curl', ['-fsS', '-X', 'DELETE', `${esUrl}/bench-*`], { stdio: 'ignore' });
+    // Like `npm test`: a node started by hand (`npm run es:start`) stays, one started here stops.
+    if (process.env.TEST_ES_URL === undefined && spawnSync('bash', [esScript, 'kept']).status !== 0)
+      execFileSync('bash', [esScript, 'stop'], { stdio: 'ignore' });
   }
 
   const n = top.lines;

@@ -1,11 +1,11 @@
 // The Kubernetes setup Job's work, for real: `kubearmor-shipper bootstrap` with a token of exactly
 // the Role in deployments/shipper/setup-job.yaml makes the Secrets in the real kube-apiserver; an
 // Elasticsearch with security on starts from them (certificates by the Job's own certutil script,
-// password from the Secret), as the StatefulSet would, and the bootstrap reaches it over TLS.
-// Then the shipper ships over verified TLS as a user holding exactly the API key's role, and that
-// role can do nothing else.
+// password from the Secret), as the StatefulSet would; the bootstrap reaches it over TLS, makes
+// the shipper's API key and Kibana's service token, installs the templates with that key and
+// imports the dashboards. Then the shipper ships with the key from its Secret over verified TLS,
+// exactly, and the key can do nothing else.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,6 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import * as k8s from '@kubernetes/client-node';
-import { stringify } from 'yaml';
-import { shipperRoleDescriptors } from '../../src/install/bootstrap.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { startKibanaStandIn } from '../support/kibana-stand-in.js';
 import { adminConfig, applyManifest, createIfAbsent, writeKubeconfig } from '../support/kubernetes.js';
@@ -42,7 +40,6 @@ let kubeconfig: string;
 let es: SecureElasticsearch | undefined;
 let ca = '';
 let elasticPassword = '';
-const shipperPassword = randomBytes(12).toString('hex');
 const port = 9260;
 
 async function secret(name: string): Promise<Record<string, string>> {
@@ -112,7 +109,7 @@ function bootstrapArgs(certs: string, kibanaUrl: string): string[] {
   ];
 }
 
-test('bootstrap, with exactly its Role, makes the Secrets; Elasticsearch starts from them with TLS and the generated password', async () => {
+test('bootstrap, with exactly its Role, makes the Secrets; Elasticsearch starts from them; the key, the token, the templates and the dashboards follow', async () => {
   const certs = join(dir, 'certs');
   await mkdir(certs);
   await makeCertificates(certs, namespace);
@@ -135,50 +132,89 @@ test('bootstrap, with exactly its Role, makes the Secrets; Elasticsearch starts 
     ca = (await secret('elasticsearch-ca'))['ca.crt'] as string;
     assert.equal(ca, certSecret['ca.crt']);
     assert.equal(Object.keys(await secret('kibana-encryption-keys')).length, 3);
-    // A file-realm user with the API key's role, for the next test (see there why).
-    const roles = join(dir, 'roles.yml');
-    await writeFile(roles, stringify(fileRoles()));
-    es = await startSecureElasticsearch(fromSecret, password, port, {
-      rolesFile: roles,
-      users: [`kubearmor-shipper:${shipperPassword}:kubearmor_shipper`],
-    });
+    es = await startSecureElasticsearch(fromSecret, password, port);
 
     const done = await running.done;
+    assert.equal(done.code, 0, done.stderr + done.stdout);
     // It reached Elasticsearch over TLS with the generated password...
     assert.match(done.stdout, /Elasticsearch: answering/);
-    // ...and asked for the shipper's API key. Keys live in the .security index, whose mapping
-    // needs the analysis-common module, which the integ-test distribution leaves out (and which
-    // is not published on Maven Central for 8.x): here that call fails, with this reason.
-    // On a full Elasticsearch (the official image) the Job goes on to the token, templates and
-    // dashboards.
-    assert.equal(done.code, 1);
-    assert.match(done.stderr, /bootstrap failed: ResponseError 400: Unknown filter type \[pattern_capture\]/);
+    // ...made the shipper's key and Kibana's token...
+    assert.match(done.stdout, /secret kubearmor-shipper-elasticsearch: API key \S+ created/);
+    assert.match(
+      done.stdout,
+      /secret kibana-elasticsearch-token: service token elastic\/kibana\/\S+ created/,
+    );
+    // ...installed the templates with the key (no ILM in this distribution, said so)...
+    assert.match(done.stdout, /index templates installed: .*kubearmor-alerts.*; lifecycle: /);
+    // ...and imported the dashboards.
+    assert.equal(kibana.imports.length, 1);
+    assert.match(done.stdout, /dashboards: \d+ objects imported/);
 
-    // A second run keeps every Secret it made.
-    const again = await runShipper([...bootstrapArgs(certs, kibana.url), '--wait-seconds', '5']);
-    for (const name of SECRETS.slice(0, 4)) assert.match(again.stdout, new RegExp(`secret ${name}: kept`));
+    const admin = adminClient();
+    const key = await secret('kubearmor-shipper-elasticsearch');
+    const keys = await admin.security.getApiKey({ id: key.id as string });
+    assert.equal(keys.api_keys[0]?.name, 'kubearmor-shipper');
+    assert.deepEqual(Object.keys(keys.api_keys[0]?.role_descriptors ?? {}), ['kubearmor-shipper']);
+    const templates = await admin.indices.getIndexTemplate({ name: 'kubearmor-*' });
+    assert.ok(templates.index_templates.length >= 4);
+    await admin.close();
+
+    // Kibana's token authenticates as the elastic/kibana service account.
+    const asKibana = new Client({
+      node: es.url,
+      auth: { bearer: (await secret('kibana-elasticsearch-token')).token as string },
+      tls: { ca },
+    });
+    assert.equal((await asKibana.security.authenticate()).username, 'elastic/kibana');
+    await asKibana.close();
+
+    // A second run keeps every Secret, the key and the token (Elasticsearch still accepts them).
+    const again = await runShipper([...bootstrapArgs(certs, kibana.url), '--wait-seconds', '30']);
+    assert.equal(again.code, 0, again.stderr);
+    for (const name of SECRETS) assert.match(again.stdout, new RegExp(`secret ${name}: kept`));
     assert.equal((await secret('elasticsearch-credentials')).password, password);
+    assert.deepEqual(await secret('kubearmor-shipper-elasticsearch'), key);
   } finally {
     kibana.server.close();
   }
 });
 
-test("the shipper's role (the API key's): ships over verified TLS exactly, and can do nothing else", async () => {
+function adminClient(): Client {
+  assert.ok(es !== undefined, 'Elasticsearch of the first test');
+  return new Client({ node: es.url, auth: { username: 'elastic', password: elasticPassword }, tls: { ca } });
+}
+
+test('a key Elasticsearch no longer accepts is replaced on the next run', async () => {
+  const admin = adminClient();
+  const old = await secret('kubearmor-shipper-elasticsearch');
+  await admin.security.invalidateApiKey({ ids: [old.id as string] });
+  await admin.close();
+  const certs = join(dir, 'certs');
+  const kibana = await startKibanaStandIn({ notReadyFor: 0 });
+  try {
+    const run = await runShipper([...bootstrapArgs(certs, kibana.url), '--wait-seconds', '30']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /secret kubearmor-shipper-elasticsearch: API key \S+ created/);
+    assert.match(run.stdout, /secret kibana-elasticsearch-token: kept/);
+  } finally {
+    kibana.server.close();
+  }
+  assert.notEqual((await secret('kubearmor-shipper-elasticsearch')).id, old.id);
+});
+
+test('the shipper, with the API key of its Secret, ships over verified TLS exactly; the key can do nothing else', async () => {
   assert.ok(es !== undefined, 'Elasticsearch of the first test');
   const caFile = join(dir, 'ca.crt');
   await writeFile(caFile, ca);
-  const auth = { ES_USERNAME: 'kubearmor-shipper', ES_PASSWORD: shipperPassword };
+  const apiKey = (await secret('kubearmor-shipper-elasticsearch')).apiKey as string;
+  const auth = { ES_API_KEY: apiKey };
   const ship = await runShipper(
     ['run', '--once', '--paths', corpus.glob, '--checkpoint-dir', corpus.checkpointDir, '--http-port', '0'],
     { ES_URL: es.url, ES_CA_FILE: caFile, SHIPPER_KUBERNETES_METADATA: 'off', ...auth },
   );
   assert.equal(ship.code, 0, ship.stderr + ship.stdout.slice(-2000));
   assert.equal(stoppedSummary(ship.stdout).documents.indexed, corpus.total);
-  const admin = new Client({
-    node: es.url,
-    auth: { username: 'elastic', password: elasticPassword },
-    tls: { ca },
-  });
+  const admin = adminClient();
   await admin.indices.refresh({ index: 'kubearmor-*' });
   assert.equal((await admin.count({ index: 'kubearmor-*' })).count, corpus.total);
   await admin.close();
@@ -188,12 +224,7 @@ test("the shipper's role (the API key's): ships over verified TLS exactly, and c
   assert.notEqual(unverified.code, 0);
   assert.match(unverified.stderr, /certificate/i);
 
-  const asShipper = new Client({
-    node: es.url,
-    auth: { username: auth.ES_USERNAME, password: auth.ES_PASSWORD },
-    tls: { ca },
-    maxRetries: 0,
-  });
+  const asShipper = new Client({ node: es.url, auth: { apiKey }, tls: { ca }, maxRetries: 0 });
   const status = (p: Promise<unknown>) =>
     p.then(
       () => 200,
@@ -210,9 +241,3 @@ test("the shipper's role (the API key's): ships over verified TLS exactly, and c
   assert.equal(await status(asShipper.security.getUser()), 403, 'read users');
   await asShipper.close();
 });
-
-/** The API key's role descriptors as a roles.yml for the file realm (role names may not hold `-`). */
-function fileRoles(): Record<string, unknown> {
-  const descriptor = Object.values(shipperRoleDescriptors('kubearmor'))[0];
-  return { kubearmor_shipper: descriptor };
-}

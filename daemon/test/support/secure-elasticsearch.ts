@@ -41,16 +41,8 @@ export async function startSecureElasticsearch(
   certsDir: string,
   password: string,
   port: number,
-  fileRealm: { rolesFile: string; users: string[] },
 ): Promise<SecureElasticsearch> {
-  const env = {
-    ...process.env,
-    ES_PORT: String(port),
-    ES_SECURE_CERTS: certsDir,
-    ES_PASSWORD: password,
-    ES_ROLES_FILE: fileRealm.rolesFile,
-    ES_FILE_USERS: fileRealm.users.join(' '),
-  };
+  const env = { ...process.env, ES_PORT: String(port), ES_SECURE_CERTS: certsDir, ES_PASSWORD: password };
   const out = await run('bash', [script, 'start'], { env, maxBuffer: 1 << 20 });
   const url = out.stdout.trim().split('\n').at(-1) as string;
   return {
