@@ -28,7 +28,12 @@ import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
 import { tailerOptions } from './run/tailer-options.js';
 import { describeError, ElasticsearchHttp } from './ship/elasticsearch-http.js';
-import { detectLifecycle, indicesOlderThan, installTemplates } from './ship/index-templates.js';
+import {
+  detectLifecycle,
+  indicesOlderThan,
+  installTemplates,
+  withoutLifecycle,
+} from './ship/index-templates.js';
 import { Tailer } from './tail/tailer.js';
 import { VERSION } from './version.js';
 
@@ -305,9 +310,10 @@ async function setupCommand(args: readonly string[]): Promise<number> {
     });
     process.stdout.write(`installed index templates: ${result.templates.join(', ')}\n`);
     process.stdout.write(
-      result.lifecycle === 'ilm'
-        ? `lifecycle: ILM policy ${result.policy} deletes indices after ${config.elasticsearch.retentionDays} days\n`
-        : `lifecycle: this cluster has no ILM; delete old indices with: kubearmor-shipper prune --older-than ${config.elasticsearch.retentionDays}d\n`,
+      `lifecycle: ${
+        withoutLifecycle(result.lifecycle, config.elasticsearch.retentionDays) ??
+        `ILM policy ${result.policy} deletes indices after ${config.elasticsearch.retentionDays} days`
+      }\n`,
     );
     return 0;
   } catch (err) {
@@ -343,9 +349,10 @@ async function checkCommand(args: readonly string[]): Promise<number> {
     process.stdout.write(`modules: ${modules.join(', ') || '(none listed)'}\n`);
     const lifecycle = await detectLifecycle(es);
     process.stdout.write(
-      lifecycle === 'ilm'
-        ? 'lifecycle: ILM available; setup attaches a delete-after-N-days policy\n'
-        : 'lifecycle: no ILM on this cluster; use `kubearmor-shipper prune --older-than <N>d`\n',
+      `lifecycle: ${
+        withoutLifecycle(lifecycle, config.elasticsearch.retentionDays) ??
+        `ILM available; setup attaches a policy that deletes indices after ${config.elasticsearch.retentionDays} days`
+      }\n`,
     );
     const templates = (await es
       .request('GET', `/_index_template/${config.indexPrefix}-*`)

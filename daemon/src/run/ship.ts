@@ -14,7 +14,7 @@ import { Backoff } from '../ship/backoff.js';
 import { BulkShipper } from '../ship/bulk-shipper.js';
 import { DeadLetters } from '../ship/dead-letters.js';
 import { describeError, ElasticsearchHttp, type ElasticsearchRequester } from '../ship/elasticsearch-http.js';
-import { installTemplates, type SetupResult } from '../ship/index-templates.js';
+import { installTemplates, type SetupResult, withoutLifecycle } from '../ship/index-templates.js';
 import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
 import { tailFollow } from './tail-follow.js';
@@ -165,12 +165,8 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     setup = await installUntilDone(client, config, logger, backoff, signal);
     if (setup === undefined) return { counters, setup };
     lastReachable = Date.now();
-    if (setup.lifecycle === 'none') {
-      logger.warn(
-        { retentionDays: config.elasticsearch.retentionDays },
-        `this cluster has no ILM: old indices stay until \`kubearmor-shipper prune --older-than ${config.elasticsearch.retentionDays}d\` deletes them`,
-      );
-    }
+    const advice = withoutLifecycle(setup.lifecycle, config.elasticsearch.retentionDays);
+    if (advice !== undefined) logger.warn({ retentionDays: config.elasticsearch.retentionDays }, advice);
     logger.info(
       { lifecycle: setup.lifecycle, templates: setup.templates, policy: setup.policy },
       'index templates installed',

@@ -175,7 +175,8 @@ export function indexTemplates(options: TemplateOptions): { name: string; body: 
   });
 }
 
-export type Lifecycle = 'ilm' | 'none';
+/** ILM is there; it is not (the test distribution, OpenSearch-like clusters); or these credentials may not tell. */
+export type Lifecycle = 'ilm' | 'none' | 'forbidden';
 
 /** Whether the cluster manages index lifecycles (ILM). Clusters without it answer 4xx. */
 export async function detectLifecycle(es: ElasticsearchRequester): Promise<Lifecycle> {
@@ -184,8 +185,23 @@ export async function detectLifecycle(es: ElasticsearchRequester): Promise<Lifec
     return 'ilm';
   } catch (err) {
     const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return 'none';
+    // 401 is wrong credentials: an error, not an answer about ILM.
+    if (status === 403) return 'forbidden';
+    if (status !== undefined && status >= 400 && status < 500 && status !== 401) return 'none';
     throw err;
+  }
+}
+
+/** What becomes of old indices when no lifecycle policy is attached; undefined when ILM sees to it. */
+export function withoutLifecycle(lifecycle: Lifecycle, retentionDays: number): string | undefined {
+  const prune = `\`kubearmor-shipper prune --older-than ${retentionDays}d\``;
+  switch (lifecycle) {
+    case 'ilm':
+      return undefined;
+    case 'none':
+      return `this cluster has no ILM: old indices stay until ${prune} deletes them`;
+    case 'forbidden':
+      return `these credentials may not read ILM (403), so no lifecycle policy is attached: grant them the manage_ilm cluster privilege, or old indices stay until ${prune} deletes them`;
   }
 }
 

@@ -82,11 +82,14 @@ test('check, setup and prune against the real Elasticsearch', async () => {
   const setup = await runShipper(['setup', ...es]);
   assert.equal(setup.code, 0, setup.stderr);
   assert.match(setup.stdout, new RegExp(`installed index templates: ${prefix}-alerts`));
-  assert.match(setup.stdout, /no ILM; delete old indices with: kubearmor-shipper prune --older-than 30d/);
+  assert.match(
+    setup.stdout,
+    /lifecycle: this cluster has no ILM: old indices stay until `kubearmor-shipper prune --older-than 30d` deletes them/,
+  );
   const check = await runShipper(['check', ...es]);
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /version 8\.\d+\.\d+/);
-  assert.match(check.stdout, /no ILM on this cluster/);
+  assert.match(check.stdout, /lifecycle: this cluster has no ILM/);
   assert.match(check.stdout, new RegExp(`templates: .*${prefix}-deadletter`));
 
   // Indices named by day, one past the retention and one within it, under a prefix of their own.
