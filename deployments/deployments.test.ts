@@ -326,6 +326,11 @@ test('the image: multi-stage, non-root, exec-form entrypoint; the bundle runs on
   const dockerfile = readFileSync(join(root, '..', 'Dockerfile'), 'utf8');
   const stages = dockerfile.match(/^FROM node:\d+-bookworm-slim/gm) ?? [];
   assert.ok(stages.length >= 2, 'multi-stage on Node slim');
+  // `npm test` runs every test again on the image's Node: the same major as the image's stages.
+  const imageMajor = /^FROM node:(\d+)-/m.exec(dockerfile)?.[1];
+  const testScript = readFileSync(join(root, '..', 'scripts', 'test.sh'), 'utf8');
+  assert.equal(/\$\{TEST_NODE_VERSIONS-(\d+)\./.exec(testScript)?.[1], imageMajor, "scripts/test.sh's Node");
+  for (const stage of stages) assert.equal(stage, `FROM node:${imageMajor}-bookworm-slim`);
   const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
   assert.match(final, /^USER node$/m);
   assert.match(final, /^ENTRYPOINT \["node", ("--[a-z-]+=\d+", )*"\/app\/dist\/kubearmor-shipper\.js"\]$/m);

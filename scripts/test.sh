@@ -3,6 +3,9 @@
 # node:test run against a real Elasticsearch and a real kube-apiserver (with etcd) that this
 # script starts and stops. The API server is built from source the first time (~4 min, cached in
 # .cache/kube), overlapped with lint, type-check and Elasticsearch's start.
+# Then the same tests again on the Node the image runs (the Dockerfile's node:22): TEST_NODE_VERSIONS
+# lists exact versions to run them on besides this machine's (default below; '' for none), e.g.
+# TEST_NODE_VERSIONS="22.23.3 24.21.0", each fetched once by scripts/node-binary.sh.
 # TEST_ES_URL=<url> / TEST_KUBECONFIG=<file> use ones you already run instead (nothing is started
 # or stopped). Ones started by hand (`npm run es:start`, `scripts/kube-apiserver.sh start --keep`)
 # are reused and left running.
@@ -70,3 +73,8 @@ mapfile -t files < <(find daemon dashboards deployments scripts -name '*.test.ts
 [ "${#files[@]}" -gt 0 ] || { echo "no test files found" >&2; exit 1; }
 echo "== tests (${#files[@]} files)"
 node --import tsx --test --test-reporter=spec "${files[@]}"
+for version in ${TEST_NODE_VERSIONS-22.23.3}; do
+  bin_dir="$(bash scripts/node-binary.sh "$version")"
+  echo "== the same tests on Node $version"
+  PATH="$bin_dir:$PATH" node --import tsx --test --test-reporter=spec "${files[@]}"
+done
