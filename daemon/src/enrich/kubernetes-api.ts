@@ -93,23 +93,26 @@ export function httpApi(connection: KubernetesConnection, options: KubernetesApi
       ...(token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }),
     };
   };
-  /** Starts a GET; resolves with the response once its status is 200, rejects otherwise. */
-  const get = (what: string, path: string, timeoutMs: number | undefined) =>
+  /**
+   * Starts a GET; resolves with the response once its status is 200, rejects otherwise. The
+   * socket may idle `timeoutMs` at most — for a stream, only until its response starts.
+   */
+  const get = (what: string, path: string, timeoutMs: number, stream: boolean) =>
     new Promise<{ res: IncomingMessage; abort: () => void }>((resolve, reject) => {
       const req = request(`${connection.server}${path}`, { agent, headers: headers() }, (res) => {
+        if (stream) req.setTimeout(0);
         if (res.statusCode === 200) return resolve({ res, abort: () => req.destroy() });
         readBody(res).then(
           (body) => reject(apiError(what, res.statusCode ?? 0, body)),
           (err: unknown) => reject(err),
         );
       });
-      if (timeoutMs !== undefined)
-        req.setTimeout(timeoutMs, () => req.destroy(new Error(`${what}: no answer in ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${what}: no answer in ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end();
     });
   const getJson = async (what: string, path: string): Promise<unknown> => {
-    const { res } = await get(what, path, options.requestTimeoutMs);
+    const { res } = await get(what, path, options.requestTimeoutMs, false);
     return JSON.parse(await readBody(res));
   };
   return {
@@ -132,9 +135,14 @@ export function httpApi(connection: KubernetesConnection, options: KubernetesApi
           allowWatchBookmarks: String(params.allowWatchBookmarks),
           timeoutSeconds: String(params.timeoutSeconds),
         });
-        // No client timeout: the server ends the watch after timeoutSeconds; the reflector's
+        // Once it streams, the server ends the watch after timeoutSeconds and the reflector's
         // watchdog ends one that goes silent.
-        const { res, abort } = await get('pod watch', `/api/v1/pods?${query}`, undefined);
+        const { res, abort } = await get(
+          'pod watch',
+          `/api/v1/pods?${query}`,
+          options.requestTimeoutMs,
+          true,
+        );
         let done = false;
         const finish = (err: unknown) => {
           if (done) return;
