@@ -11,7 +11,11 @@ const FLUSH_BYTES = 64 * 1024;
 export class DryRunOutput implements RecordConsumer {
   private pending: string[] = [];
   private pendingBytes = 0;
-  private blocked = false;
+  /**
+   * Set when stdout is backed up: resolves at its 'drain'. Listened for at once, not when a reader
+   * asks — a 'drain' that came before the question would otherwise be waited for forever.
+   */
+  private drained: Promise<void> | undefined;
   records = 0;
 
   constructor(private readonly out: Writable) {}
@@ -26,18 +30,17 @@ export class DryRunOutput implements RecordConsumer {
   }
 
   hasCapacity(): boolean {
-    return !this.blocked;
+    return this.drained === undefined;
   }
 
   async waitForCapacity(): Promise<void> {
-    if (this.blocked) await once(this.out, 'drain');
-    this.blocked = false;
+    await this.drained;
   }
 
   /** Writes what is batched; resolves once the stream took it. */
   async end(): Promise<void> {
     this.flush();
-    if (this.blocked) await this.waitForCapacity();
+    await this.drained;
   }
 
   private flush(): void {
@@ -45,6 +48,10 @@ export class DryRunOutput implements RecordConsumer {
     const text = this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
-    if (!this.out.write(text)) this.blocked = true;
+    if (!this.out.write(text) && this.drained === undefined) {
+      this.drained = once(this.out, 'drain').then(() => {
+        this.drained = undefined;
+      });
+    }
   }
 }
