@@ -15,6 +15,8 @@
 #   ES_HEAP       heap size (512m)     ES_JAVA_HOME a JDK 17+ (default: the `java` on PATH)
 #   ES_STATE_DIR  where the distribution, data and logs live (default .cache/elasticsearch)
 #   ES_USER       unprivileged user used when run as root (default kubearmor-es)
+#   ES_JAVA_EXTRA_OPTS  more JVM options; the tests' short-lived nodes pass -XX:TieredStopAtLevel=1
+#                    (no C2 compiler: about half the CPU to start, slower once up)
 #   ES_SECURE_CERTS  a directory with ca.crt, tls.crt, tls.key (PEM): security on, TLS on HTTP
 #                    and transport, with ES_PASSWORD as the `elastic` user's bootstrap password
 #                    (the tests of the Kubernetes setup Job use this; pick another ES_PORT)
@@ -236,7 +238,7 @@ cmd_start() {
   started_at="$(date +%s%N)"
   log "starting Elasticsearch $ES_VERSION on $url (heap $ES_HEAP, java $java_home)"
   if ! as_es_user env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$node_dir/config" \
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP -Dkubearmor.es.node=$node_dir" \
+    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP -Dkubearmor.es.node=$node_dir ${ES_JAVA_EXTRA_OPTS:-}" \
     "$es_home/bin/elasticsearch" -d -p "$pid_file" -s >"$node_dir/start.out" 2>&1; then
     tail -n 40 "$node_dir/start.out" >&2 || true
     tail -n 40 "$node_dir/logs/kubearmor-test.log" >&2 2>/dev/null || true

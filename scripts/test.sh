@@ -3,9 +3,9 @@
 # node:test run against a real Elasticsearch and a real kube-apiserver (with etcd) that this
 # script starts and stops. The API server is built from source the first time (~4 min, cached in
 # .cache/kube), overlapped with lint, type-check and Elasticsearch's start.
-# Then the same tests again on the Node the image runs (the Dockerfile's node:22): TEST_NODE_VERSIONS
-# lists exact versions to run them on besides this machine's (default below; '' for none), e.g.
-# TEST_NODE_VERSIONS="22.23.3 24.21.0", each fetched once by scripts/node-binary.sh.
+# The same tests also run, at the same time, on the Node the image runs (the Dockerfile's node:22):
+# TEST_NODE_VERSIONS lists exact versions to run them on besides this machine's (default below; ''
+# for none), e.g. TEST_NODE_VERSIONS="22.23.3 24.21.0", each fetched once by scripts/node-binary.sh.
 # TEST_ES_URL=<url> / TEST_KUBECONFIG=<file> use ones you already run instead (nothing is started
 # or stopped). Ones started by hand (`npm run es:start`, `scripts/kube-apiserver.sh start --keep`)
 # are reused and left running.
@@ -16,9 +16,11 @@ es_out="$(mktemp)"
 kube_out="$(mktemp)"
 es_pid=""
 kube_pid=""
+extra_pids=()
 stop_es=0
 stop_kube=0
 cleanup() {
+  for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -n "$es_pid" ] && wait "$es_pid" 2>/dev/null
   [ -n "$kube_pid" ] && wait "$kube_pid" 2>/dev/null
   [ "$stop_es" = 1 ] && bash scripts/elasticsearch.sh stop || true
@@ -71,10 +73,29 @@ echo "tests use Elasticsearch at $TEST_ES_URL and the kube-apiserver of $TEST_KU
 # Node 20's runner finds no .ts files when given a directory, so pass the list.
 mapfile -t files < <(find daemon dashboards deployments scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 [ "${#files[@]}" -gt 0 ] || { echo "no test files found" >&2; exit 1; }
-echo "== tests (${#files[@]} files)"
-node --import tsx --test --test-reporter=spec "${files[@]}"
+# The passes on other Node versions run at the same time as this machine's, against the same
+# Elasticsearch and API server: each uses its own ports for the nodes its tests start, and every
+# test its own index prefix and namespace. Their output follows this pass's.
+extra_logs=()
+i=0
 for version in ${TEST_NODE_VERSIONS-22.23.3}; do
+  i=$((i + 1))
   bin_dir="$(bash scripts/node-binary.sh "$version")"
-  echo "== the same tests on Node $version"
-  PATH="$bin_dir:$PATH" node --import tsx --test --test-reporter=spec "${files[@]}"
+  log="$(mktemp)"
+  PATH="$bin_dir:$PATH" TEST_ES_OUTAGE_PORT=$((9251 + i)) TEST_ES_SECURE_PORT=$((9260 + i)) \
+    node --import tsx --test --test-reporter=spec "${files[@]}" >"$log" 2>&1 &
+  extra_pids+=("$!")
+  extra_logs+=("$version $log")
 done
+echo "== tests (${#files[@]} files) on Node $(node --version | cut -c2-)${extra_logs:+, and at the same time on Node ${TEST_NODE_VERSIONS-22.23.3}}"
+status=0
+node --import tsx --test --test-reporter=spec "${files[@]}" || status=1
+for j in "${!extra_pids[@]}"; do
+  read -r version log <<<"${extra_logs[$j]}"
+  wait "${extra_pids[$j]}" || status=1
+  echo "== the same tests on Node $version"
+  cat "$log"
+  rm -f "$log"
+done
+extra_pids=()
+exit "$status"

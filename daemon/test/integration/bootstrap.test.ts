@@ -6,6 +6,7 @@
 // imports the dashboards. Then the shipper ships with the key from its Secret over verified TLS,
 // exactly, and the key can do nothing else.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,9 @@ import {
 } from '../support/secure-elasticsearch.js';
 import { runShipper, startShipper, stoppedSummary } from '../support/shipper-process.js';
 
-const namespace = 'kubearmor-logging';
+// A namespace of its own and an Elasticsearch port from the environment: `npm test` runs this file
+// on two Node versions at once against one API server.
+const namespace = `kal-${randomBytes(3).toString('hex')}`;
 const setupJob = join(import.meta.dirname, '..', '..', '..', 'deployments', 'shipper', 'setup-job.yaml');
 const SECRETS = [
   'elasticsearch-credentials',
@@ -40,7 +43,7 @@ let kubeconfig: string;
 let es: SecureElasticsearch | undefined;
 let ca = '';
 let elasticPassword = '';
-const port = 9260;
+const port = Number(process.env.TEST_ES_SECURE_PORT ?? 9260);
 
 async function secret(name: string): Promise<Record<string, string>> {
   const s = await core.readNamespacedSecret({ name, namespace });
@@ -69,9 +72,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bootstrap-'));
   corpus = await makeCorpus('bootstrap', 1500, 7);
   await createIfAbsent(() => core.createNamespace({ body: { metadata: { name: namespace } } }));
-  // A fresh start: Secrets of an earlier run against a kept API server would be kept otherwise.
-  for (const name of SECRETS) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
-  await applyManifest(kc, setupJob, undefined, ['ServiceAccount', 'Role', 'RoleBinding']);
+  await applyManifest(kc, setupJob, undefined, ['ServiceAccount', 'Role', 'RoleBinding'], namespace);
   const token = (
     await core.createNamespacedServiceAccountToken({
       namespace,
@@ -87,6 +88,7 @@ before(async () => {
 });
 after(async () => {
   await es?.stop();
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
   await rm(corpus.dir, { recursive: true, force: true });
 });

@@ -12,7 +12,14 @@ import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import { Random } from '../../src/generate/relay-records.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
-import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
+import {
+  cleanUp,
+  countsByKind,
+  ownNodeEnv,
+  testClient,
+  testEsUrl,
+  uniquePrefix,
+} from '../support/elasticsearch.js';
 import { runShipper, shipArgs, startShipper, stoppedSummary } from '../support/shipper-process.js';
 
 const exec = promisify(execFile);
@@ -99,7 +106,7 @@ test('SIGTERM: stops reading, finishes in-flight batches, saves checkpoints, exi
 
 test('Elasticsearch stopped mid-run and started again: the shipper waits, resumes, ends exact', async () => {
   const port = process.env.TEST_ES_OUTAGE_PORT ?? '9251';
-  const env = { ...process.env, ES_PORT: port };
+  const env = ownNodeEnv(port);
   const url = (await exec('bash', [esScript, 'start'], { env })).stdout.trim().split('\n').pop() as string;
   const own = new Client({ node: url });
   try {

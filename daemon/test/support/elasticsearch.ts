@@ -16,6 +16,15 @@ export function testClient(): Client {
   return new Client({ node: testEsUrl(), requestTimeout: 30_000 });
 }
 
+/**
+ * The environment for scripts/elasticsearch.sh to start a node of a test's own on `port`: one that
+ * lives for a test only starts with the C1 compiler alone, about half the CPU of a full start (the
+ * suite runs on two Node versions at once on two cores).
+ */
+export function ownNodeEnv(port: number | string, more: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ES_PORT: String(port), ES_JAVA_EXTRA_OPTS: '-XX:TieredStopAtLevel=1', ...more };
+}
+
 /** A lower-case prefix unique to this test run, so reruns against a reused node never collide. */
 export function uniquePrefix(label: string): string {
   return `test-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

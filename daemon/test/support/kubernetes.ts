@@ -56,18 +56,27 @@ export async function createIfAbsent(create: () => Promise<unknown>): Promise<vo
   }
 }
 
-/** Creates the objects of a manifest file (or dry-runs them with `dryRun: 'All'`), of `kinds` only if given. */
+/**
+ * Creates the objects of a manifest file (or dry-runs them with `dryRun: 'All'`), of `kinds` only if
+ * given, in `namespace` instead of the file's if given.
+ */
 export async function applyManifest(
   kc: k8s.KubeConfig,
   file: string,
   dryRun?: 'All',
   kinds?: readonly string[],
+  namespace?: string,
 ): Promise<k8s.KubernetesObject[]> {
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const out: k8s.KubernetesObject[] = [];
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const spec = doc.toJS() as k8s.KubernetesObject | null;
+    const spec = doc.toJS() as (k8s.KubernetesObject & { subjects?: k8s.RbacV1Subject[] }) | null;
     if (spec === null || (kinds !== undefined && !kinds.includes(spec.kind ?? ''))) continue;
+    if (namespace !== undefined) {
+      // Moved whole into another namespace, bindings included, so concurrent runs never meet.
+      if (spec.metadata?.namespace !== undefined) spec.metadata.namespace = namespace;
+      for (const s of spec.subjects ?? []) if (s.kind === 'ServiceAccount') s.namespace = namespace;
+    }
     if (dryRun === undefined) await createIfAbsent(() => api.create(spec));
     else out.push(await api.create(spec, undefined, dryRun));
   }

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { ownNodeEnv } from './elasticsearch.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..', '..');
@@ -42,7 +43,7 @@ export async function startSecureElasticsearch(
   password: string,
   port: number,
 ): Promise<SecureElasticsearch> {
-  const env = { ...process.env, ES_PORT: String(port), ES_SECURE_CERTS: certsDir, ES_PASSWORD: password };
+  const env = ownNodeEnv(port, { ES_SECURE_CERTS: certsDir, ES_PASSWORD: password });
   const out = await run('bash', [script, 'start'], { env, maxBuffer: 1 << 20 });
   const url = out.stdout.trim().split('\n').at(-1) as string;
   return {
