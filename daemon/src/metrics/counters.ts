@@ -1,4 +1,4 @@
-// Monotonic counters with at most one label, cheap enough for the hot path (one Map lookup).
+// Monotonic counters with at most one label, cheap enough for the hot path (two Map lookups).
 // The dry-run summary and the Prometheus endpoint both read them.
 
 export type CounterName =
@@ -24,27 +24,26 @@ export type CounterName =
   | 'namespace_label_fetches';
 
 export class Counters {
-  private readonly values = new Map<string, number>();
+  // By name, then label: both keys are constant strings, so a count allocates nothing.
+  private readonly values = new Map<CounterName, Map<string, number>>();
 
   inc(name: CounterName, label = '', by = 1): void {
     if (by === 0) return;
-    const key = label === '' ? name : `${name}\u0000${label}`;
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
+    let byLabel = this.values.get(name);
+    if (byLabel === undefined) {
+      byLabel = new Map();
+      this.values.set(name, byLabel);
+    }
+    byLabel.set(label, (byLabel.get(label) ?? 0) + by);
   }
 
   get(name: CounterName, label = ''): number {
-    return this.values.get(label === '' ? name : `${name}\u0000${label}`) ?? 0;
+    return this.values.get(name)?.get(label) ?? 0;
   }
 
   /** Every counter of one name, by label (unlabelled under ''). */
   byLabel(name: CounterName): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [key, value] of this.values) {
-      const sep = key.indexOf('\u0000');
-      const n = sep < 0 ? key : key.slice(0, sep);
-      if (n === name) out[sep < 0 ? '' : key.slice(sep + 1)] = value;
-    }
-    return out;
+    return Object.fromEntries(this.values.get(name) ?? []);
   }
 
   total(name: CounterName): number {

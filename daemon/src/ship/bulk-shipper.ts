@@ -225,23 +225,27 @@ export class BulkShipper implements RecordConsumer {
       }
       const retry: PendingDocument[] = [];
       const rejected: { doc: PendingDocument; item: BulkItemResult }[] = [];
+      let indexed = 0;
+      let present = 0;
       for (let i = 0; i < docs.length; i++) {
         const doc = docs[i] as PendingDocument;
         const item = items[i];
         const status = item?.status ?? 0;
         if (status >= 200 && status < 300) {
-          this.counters.inc('documents', 'indexed');
+          indexed++;
           this.done(doc);
         } else if (status === 409) {
-          this.counters.inc('documents', 'already_present');
+          present++;
           this.done(doc);
         } else if (status === 429 || status >= 500 || item === undefined) {
-          this.counters.inc('documents', 'retried');
           retry.push(doc);
         } else {
           rejected.push({ doc, item });
         }
       }
+      this.counters.inc('documents', 'indexed', indexed);
+      this.counters.inc('documents', 'already_present', present);
+      this.counters.inc('documents', 'retried', retry.length);
       if (rejected.length > 0) {
         await this.deadLetters.store(rejected);
         for (const { doc } of rejected) {
