@@ -354,4 +354,22 @@ describe('serialization', () => {
     own.kubernetes = undefined;
     assert.equal(documentOf(buildRecord(event(lines.daemonMessage), own, options)).kubernetes, undefined);
   });
+
+  test('each record gets its own Labels, however the records of one file alternate', () => {
+    const own: RecordSource = { ...source };
+    const labelsOf = (labels: string | undefined) =>
+      documentOf(
+        buildRecord(
+          event(JSON.stringify({ Timestamp: 1721990507, Type: 'ContainerLog', Labels: labels })),
+          own,
+          options,
+        ),
+      ).labels;
+    assert.deepEqual(labelsOf('app=a'), { app: 'a' });
+    assert.deepEqual(labelsOf('app=a'), { app: 'a' });
+    assert.deepEqual(labelsOf('app=b,tier=x'), { app: 'b', tier: 'x' });
+    assert.equal(labelsOf(undefined), undefined);
+    assert.equal(labelsOf('nolabel'), undefined);
+    assert.deepEqual(labelsOf('app=a'), { app: 'a' });
+  });
 });

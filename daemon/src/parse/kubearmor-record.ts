@@ -127,8 +127,8 @@ export function buildRecord(
     }
     addsAlertFields = true;
   }
-  const labels = parseLabels(parsed.Labels);
-  if (labels !== undefined) tail += `,"labels":${JSON.stringify(labels)}`;
+  const labels = labelsJson(source, parsed.Labels);
+  if (labels !== '') tail += `,"labels":${labels}`;
   const tags = tagList(parsed.ATags, parsed.Tags);
   if (tags !== undefined) tail += `,"tags":${JSON.stringify(tags)}`;
   tail += `,"log":${logJson(event, source, flags.length === 0 ? NO_FLAGS : flags, undefined)}${kubernetesMember(source)}}`;
@@ -223,6 +223,9 @@ interface SourceJson {
   /** The `kubernetes` object it was made from, and `,"kubernetes":{…}` */
   kubernetes: Record<string, unknown> | undefined;
   kubernetesMember: string;
+  /** The last `Labels` string and its JSON: a container's records nearly all carry the same. */
+  labels: string;
+  labelsJson: string;
 }
 
 const sourceJsons = new WeakMap<RecordSource, SourceJson>();
@@ -235,6 +238,8 @@ function sourceJson(source: RecordSource): SourceJson {
       node: `,"node":${JSON.stringify(source.nodeName)}`,
       kubernetes: undefined,
       kubernetesMember: '',
+      labels: '',
+      labelsJson: '',
     };
     sourceJsons.set(source, json);
   }
@@ -250,6 +255,18 @@ function kubernetesMember(source: RecordSource): string {
       source.kubernetes === undefined ? '' : `,"kubernetes":${JSON.stringify(source.kubernetes)}`;
   }
   return json.kubernetesMember;
+}
+
+/** The JSON of the `labels` object of KubeArmor's `Labels`, or '' if none. */
+function labelsJson(source: RecordSource, value: unknown): string {
+  if (typeof value !== 'string' || value === '') return '';
+  const json = sourceJson(source);
+  if (value !== json.labels) {
+    const labels = parseLabels(value);
+    json.labels = value;
+    json.labelsJson = labels === undefined ? '' : JSON.stringify(labels);
+  }
+  return json.labelsJson;
 }
 
 /** The `log` object: where the record came from (file, offset, stream, node, runtime time). */
