@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite, as CI runs it: lint, type-check, then unit and integration tests in one
 # node:test run against a real Elasticsearch and a real kube-apiserver (with etcd) that this
-# script starts and stops. The API server is built from source the first time (~4 min, cached in
+# script starts and stops. The API server is built from source the first time (~6 min, cached in
 # .cache/kube), overlapped with lint, type-check and Elasticsearch's start.
 # The same tests also run, at the same time, on the Node the image runs (the Dockerfile's node:22):
 # TEST_NODE_VERSIONS lists exact versions to run them on besides this machine's (default below; ''
