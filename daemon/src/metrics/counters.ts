@@ -48,7 +48,7 @@ export class Counters {
 
   total(name: CounterName): number {
     let sum = 0;
-    for (const value of Object.values(this.byLabel(name))) sum += value;
+    for (const value of this.values.get(name)?.values() ?? []) sum += value;
     return sum;
   }
 }

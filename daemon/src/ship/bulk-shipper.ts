@@ -248,10 +248,8 @@ export class BulkShipper implements RecordConsumer {
       this.counters.inc('documents', 'retried', retry.length);
       if (rejected.length > 0) {
         await this.deadLetters.store(rejected);
-        for (const { doc } of rejected) {
-          this.counters.inc('documents', 'dead_lettered');
-          this.done(doc);
-        }
+        this.counters.inc('documents', 'dead_lettered', rejected.length);
+        for (const { doc } of rejected) this.done(doc);
       }
       docs = retry;
       if (docs.length > 0) await this.backoff.wait(attempt++);
