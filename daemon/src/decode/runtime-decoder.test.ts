@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { describe, test } from 'node:test';
 import { containerAlertBlock, daemonMessage } from '../../test/fixtures/kubearmor-lines.js';
-import { detectFormat, RuntimeDecoder, type RuntimeEvent } from './runtime-decoder.js';
+import { detectFormat, eventText, RuntimeDecoder, type RuntimeEvent } from './runtime-decoder.js';
 
-type Seen = Omit<RuntimeEvent, never>;
+/** An event as a sink saw it, its content as text. */
+type Seen = Omit<RuntimeEvent, 'content' | 'contentFrom' | 'contentTo'> & { content: string };
 
 /** Feeds `text` (complete lines) through a decoder the way the reader does, offsets included. */
 function decode(text: string | Buffer, maxEventBytes = 1 << 20): { events: Seen[]; decoder: RuntimeDecoder } {
   const events: Seen[] = [];
-  const decoder = new RuntimeDecoder({ onEvent: (e) => events.push({ ...e }) }, { maxEventBytes });
+  const decoder = new RuntimeDecoder(
+    {
+      onEvent: (e) => {
+        // The content goes into requests as bytes: it is valid UTF-8 whatever came in.
+        assert.ok(isUtf8(e.content.subarray(e.contentFrom, e.contentTo)), 'content is not UTF-8');
+        events.push({ ...e, content: eventText(e) });
+      },
+    },
+    { maxEventBytes },
+  );
   const buf = typeof text === 'string' ? Buffer.from(text) : text;
   let from = 0;
   for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, from)) {

@@ -7,16 +7,23 @@ export type RuntimeFormat = 'cri' | 'docker' | 'raw';
 export type StreamName = 'stdout' | 'stderr' | 'unknown';
 
 /**
- * One log event as the container wrote it. The decoder reuses a single instance for every event:
- * a sink must copy what it keeps before returning.
+ * One log event as the container wrote it. The decoder reuses a single instance for every event,
+ * and its content is usually a view of the reader's buffer: a sink must copy what it keeps before
+ * returning.
  */
 export interface RuntimeEvent {
   format: RuntimeFormat;
   stream: StreamName;
   /** The runtime's timestamp, as written ('' when the format has none or the line had none). */
   time: string;
-  /** The message without the runtime's wrapping and without its trailing newline. */
-  content: string;
+  /**
+   * The message without the runtime's wrapping and without its trailing newline, as UTF-8:
+   * `content[contentFrom, contentTo)`. Always valid UTF-8: bytes that were not arrive as U+FFFD
+   * (and `invalidUtf8` says so), so the bytes can go into a request as they are.
+   */
+  content: Buffer;
+  contentFrom: number;
+  contentTo: number;
   /** Byte offset of the first physical line of the event. */
   start: number;
   /** Byte offset just after the last physical line (its newline included). */
@@ -29,6 +36,11 @@ export interface RuntimeEvent {
   invalidUtf8: boolean;
   /** The line could not be unwrapped (not CRI or docker although the file is). */
   undecodable: boolean;
+}
+
+/** The event's message as text. */
+export function eventText(event: RuntimeEvent): string {
+  return event.content.toString('utf8', event.contentFrom, event.contentTo);
 }
 
 export interface RuntimeEventSink {
@@ -57,6 +69,7 @@ interface Pending {
 const SPACE = 0x20;
 const CR = 0x0d;
 const OPEN_BRACE = 0x7b;
+const NO_CONTENT = Buffer.alloc(0);
 
 export class RuntimeDecoder {
   private format: RuntimeFormat | undefined;
@@ -68,7 +81,9 @@ export class RuntimeDecoder {
     format: 'raw',
     stream: 'unknown',
     time: '',
-    content: '',
+    content: NO_CONTENT,
+    contentFrom: 0,
+    contentTo: 0,
     start: 0,
     end: 0,
     parts: 1,
@@ -132,9 +147,18 @@ export class RuntimeDecoder {
 
   /**
    * One physical line: `buf[from, to)` without its newline, found at byte `offset` of the file and
-   * ending (newline included) at `end`. `lineTruncated` says the reader cut an over-long line.
+   * ending (newline included) at `end`. `lineTruncated` says the reader cut an over-long line;
+   * `utf8` that the line is known to be valid UTF-8 (false: check it here).
    */
-  pushLine(buf: Buffer, from: number, to: number, offset: number, end: number, lineTruncated: boolean): void {
+  pushLine(
+    buf: Buffer,
+    from: number,
+    to: number,
+    offset: number,
+    end: number,
+    lineTruncated: boolean,
+    utf8 = false,
+  ): void {
     if (to > from && buf[to - 1] === CR) to--;
     if (this.format === undefined) {
       if (to === from) {
@@ -145,7 +169,7 @@ export class RuntimeDecoder {
     }
     switch (this.format) {
       case 'cri':
-        this.pushCri(buf, from, to, offset, end, lineTruncated);
+        this.pushCri(buf, from, to, offset, end, lineTruncated, utf8);
         return;
       case 'docker':
         this.pushDocker(buf, from, to, offset, end, lineTruncated);
@@ -156,7 +180,15 @@ export class RuntimeDecoder {
     }
   }
 
-  private pushCri(buf: Buffer, from: number, to: number, offset: number, end: number, cut: boolean): void {
+  private pushCri(
+    buf: Buffer,
+    from: number,
+    to: number,
+    offset: number,
+    end: number,
+    cut: boolean,
+    utf8: boolean,
+  ): void {
     // <time> <stdout|stderr> <P|F> <content>; a bare `F` with no content is an empty line.
     const s1 = buf.indexOf(SPACE, from);
     const s2 = s1 < 0 || s1 >= to ? -1 : buf.indexOf(SPACE, s1 + 1);
@@ -186,6 +218,10 @@ export class RuntimeDecoder {
     if (contentTo - contentFrom > this.options.maxEventBytes) {
       contentTo = contentFrom + this.options.maxEventBytes;
       truncated = true;
+    }
+    if (utf8 && !truncated) {
+      this.emit('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, false, false, false);
+      return;
     }
     this.emitBytes('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, truncated);
   }
@@ -330,18 +366,52 @@ export class RuntimeDecoder {
     undecodable = false,
   ): void {
     const view = buf.subarray(from, to);
-    const valid = isUtf8(view);
+    if (isUtf8(view)) {
+      this.emit(format, stream, time, buf, from, to, start, end, parts, truncated, false, undecodable);
+      return;
+    }
     // A cut can split a multi-byte character: that is truncation, not invalid input.
-    const invalid = !valid && !(truncated && isUtf8(trimPartialCodePoint(view)));
-    const content = buf.toString('utf8', from, to);
-    this.emitText(format, stream, time, content, start, end, parts, truncated, invalid, undecodable);
+    const invalid = !(truncated && isUtf8(trimPartialCodePoint(view)));
+    const text = buf.toString('utf8', from, to);
+    this.emitText(format, stream, time, text, start, end, parts, truncated, invalid, undecodable);
   }
 
   private emitText(
     format: RuntimeFormat,
     stream: StreamName,
     time: string,
-    content: string,
+    text: string,
+    start: number,
+    end: number,
+    parts: number,
+    truncated: boolean,
+    invalidUtf8: boolean,
+    undecodable: boolean,
+  ): void {
+    const bytes = Buffer.from(text, 'utf8');
+    this.emit(
+      format,
+      stream,
+      time,
+      bytes,
+      0,
+      bytes.length,
+      start,
+      end,
+      parts,
+      truncated,
+      invalidUtf8,
+      undecodable,
+    );
+  }
+
+  private emit(
+    format: RuntimeFormat,
+    stream: StreamName,
+    time: string,
+    content: Buffer,
+    contentFrom: number,
+    contentTo: number,
     start: number,
     end: number,
     parts: number,
@@ -354,6 +424,8 @@ export class RuntimeDecoder {
     e.stream = stream;
     e.time = time;
     e.content = content;
+    e.contentFrom = contentFrom;
+    e.contentTo = contentTo;
     e.start = start;
     e.end = end;
     e.parts = parts;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RuntimeDecoder } from '../decode/runtime-decoder.js';
+import { eventText, RuntimeDecoder } from '../decode/runtime-decoder.js';
 import { criWrap } from './kubelet-log-writer.js';
 import { RelayRecordFactory } from './relay-records.js';
 
@@ -54,7 +54,10 @@ test('a long line is split into CRI P pieces that decode back to it', () => {
       .filter((l) => l.includes(' stdout P ')).length >= 1,
   );
   const events: string[] = [];
-  const decoder = new RuntimeDecoder({ onEvent: (e) => events.push(e.content) }, { maxEventBytes: 1 << 20 });
+  const decoder = new RuntimeDecoder(
+    { onEvent: (e) => events.push(eventText(e)) },
+    { maxEventBytes: 1 << 20 },
+  );
   let from = 0;
   for (let nl = wrapped.indexOf(10); nl >= 0; nl = wrapped.indexOf(10, from)) {
     decoder.pushLine(wrapped, from, nl, from, nl + 1, false);

@@ -3,10 +3,13 @@ import { describe, test } from 'node:test';
 import * as lines from '../../test/fixtures/kubearmor-lines.js';
 import { documentOf } from '../../test/support/records.js';
 import type { RuntimeEvent } from '../decode/runtime-decoder.js';
+import { Random } from '../generate/relay-records.js';
 import {
   baseAction,
   buildRecord,
   documentIdPrefix,
+  isoFromUpdatedTime,
+  isPlainUtcTime,
   parseLabels,
   type RecordSource,
   severityNumber,
@@ -20,12 +23,16 @@ const source: RecordSource = {
 };
 const options = { indexPrefix: 'kubearmor', now: () => new Date('2030-01-02T03:04:05.000Z') };
 
+/** An event whose content sits inside a larger buffer, as in the reader's. */
 function event(content: string, overrides: Partial<RuntimeEvent> = {}): RuntimeEvent {
+  const bytes = Buffer.from(`F ${content}\n`);
   return {
     format: 'cri',
     stream: 'stdout',
     time: '2024-07-26T10:41:48.000000001Z',
-    content,
+    content: bytes,
+    contentFrom: 2,
+    contentTo: bytes.length - 1,
     start: 4096,
     end: 4096 + content.length + 40,
     parts: 1,
@@ -283,6 +290,38 @@ describe('field helpers', () => {
     assert.deepEqual(tagList(undefined, 'MITRE, T1552 ,'), ['MITRE', 'T1552']);
     assert.equal(tagList([], ''), undefined);
   });
+  test('UpdatedTime: the quick check of the usual shape agrees with Date.parse', () => {
+    const rnd = new Random(9);
+    const two = (n: number) => String(n).padStart(2, '0');
+    let plain = 0;
+    for (let n = 0; n < 20000; n++) {
+      // Mostly in range, sometimes not; fractions of 0 to 14 digits.
+      const parts = [
+        rnd.int(1990, 2200),
+        rnd.int(0, 13),
+        rnd.int(0, 32),
+        rnd.int(0, 25),
+        rnd.int(0, 61),
+        rnd.int(0, 61),
+      ];
+      const [y, mo, d, h, mi, se] = parts.map((p, i) => (i === 0 ? String(p) : two(p)));
+      const digits = rnd.int(0, 14);
+      let fraction = '';
+      for (let i = 0; i < digits; i++) fraction += String(rnd.int(0, 9));
+      let value = `${y}-${mo}-${d}T${h}:${mi}:${se}${digits > 0 ? `.${fraction}` : ''}Z`;
+      if (n % 10 === 0) value = value.replace(/\d/, rnd.pick(['x', ' ', '-']));
+      if (isPlainUtcTime(value)) {
+        plain++;
+        assert.ok(!Number.isNaN(Date.parse(value)), value);
+      }
+      // Either way, the verdict is Date.parse's.
+      assert.equal(isoFromUpdatedTime(value) !== undefined, !Number.isNaN(Date.parse(value)), value);
+    }
+    assert.ok(plain > 5000, `${plain} took the quick path`);
+    assert.equal(isPlainUtcTime('2024-07-26T10:41:47.932526Z'), true);
+    assert.equal(isPlainUtcTime('2024-02-30T10:41:47Z'), false); // left to Date.parse
+    assert.equal(isPlainUtcTime('2024-07-26T10:41:47.Z'), false);
+  });
   test('severity', () => {
     assert.equal(severityNumber('10'), 10);
     assert.equal(severityNumber('-'), undefined);
@@ -310,7 +349,7 @@ describe('serialization', () => {
       lines.daemonMessage,
     ]) {
       const r = buildRecord(event(` ${line} \t`), source, options);
-      assert.equal(r.head, ` ${line.slice(0, -1)}`);
+      assert.equal(r.body.toString('utf8', r.bodyFrom, r.bodyTo), ` ${line.slice(0, -1)}`);
       const doc = documentOf(r);
       for (const [key, value] of Object.entries(JSON.parse(line) as Record<string, unknown>))
         assert.deepEqual(doc[key], value, key);

@@ -1,8 +1,12 @@
 // Turns a runtime event into the document to index: a KubeArmor Alert, Log or Message (told apart
 // by `Type`), or, for every other line, a relay-internal record that says why it is not one.
 // KubeArmor versions since 2022 differ in which fields they send and how: nothing here may throw.
+// The line is not parsed into objects: a validating scan notes where the few members the shipper
+// reads are (see json-object-scan.ts), and the document is the line's own bytes plus what the
+// shipper adds.
 import { createHash } from 'node:crypto';
-import type { RuntimeEvent } from '../decode/runtime-decoder.js';
+import { eventText, type RuntimeEvent } from '../decode/runtime-decoder.js';
+import { JsonObjectScanner, SCAN_INVALID, SCAN_OBJECT } from './json-object-scan.js';
 
 export type RecordKind = 'alert' | 'log' | 'message' | 'relay';
 
@@ -29,12 +33,15 @@ export interface ShippableRecord {
   start: number;
   end: number;
   /**
-   * The document's JSON is `head + tail`. For a KubeArmor record the head is the line as it came,
-   * up to its closing brace, and the tail the fields the shipper adds: the line is neither
-   * serialized again nor copied into a new string (the batch writes the two pieces). Otherwise the
-   * head is the whole document and the tail empty.
+   * The document's JSON is the UTF-8 bytes `body[bodyFrom, bodyTo)` followed by `tail`. For a
+   * KubeArmor record the body is the line as it came, up to its closing brace, and usually a view
+   * of the read buffer (valid only while the record is handed over: copy it, as the batch does);
+   * the tail is the fields the shipper adds. The line is neither decoded nor serialized again.
+   * Otherwise the body is the whole document and the tail empty.
    */
-  head: string;
+  body: Buffer;
+  bodyFrom: number;
+  bodyTo: number;
   tail: string;
   reason: NotKubeArmorReason | undefined;
   flags: readonly RecordFlag[];
@@ -89,13 +96,14 @@ export function buildRecord(
   options: RecordOptions,
 ): ShippableRecord {
   const id = `${source.idPrefix}-${event.start.toString(36)}`;
-  const parsed = parseKubeArmor(event);
-  if (typeof parsed === 'string') return relayRecord(event, source, options, id, parsed);
+  const reason = readMembers(event);
+  if (reason !== undefined) return relayRecord(event, source, options, id, reason);
+  const m = members;
 
   const flags: RecordFlag[] = [];
   if (event.truncated) flags.push('truncated');
   if (event.invalidUtf8) flags.push('invalid_utf8');
-  const type = parsed.Type as string;
+  const type = m.get(TYPE) as string;
   let kind: RecordKind;
   if (ALERT_TYPES.has(type)) kind = 'alert';
   else if (LOG_TYPES.has(type)) kind = 'log';
@@ -103,10 +111,10 @@ export function buildRecord(
   else {
     // A Type this version does not know yet: keep it where it most likely belongs, flagged.
     flags.push('unknown_type');
-    kind = 'PolicyName' in parsed || 'Action' in parsed || 'Severity' in parsed ? 'alert' : 'log';
+    kind = m.has(POLICY_NAME) || m.has(ACTION) || m.has(SEVERITY) ? 'alert' : 'log';
   }
 
-  let timestamp = isoFromUpdatedTime(parsed.UpdatedTime) ?? isoFromEpochSeconds(parsed.Timestamp);
+  let timestamp = isoFromUpdatedTime(m.get(UPDATED_TIME)) ?? isoFromEpochSeconds(m.get(TIMESTAMP));
   if (timestamp === undefined) {
     flags.push('timestamp_fallback');
     timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
@@ -116,9 +124,9 @@ export function buildRecord(
   let tail = `,"@timestamp":${JSON.stringify(timestamp)}`;
   let addsAlertFields = false;
   if (kind === 'alert') {
-    const severity = severityNumber(parsed.Severity);
+    const severity = severityNumber(m.get(SEVERITY));
     if (severity !== undefined) tail += `,"severity_num":${severity}`;
-    const action = parsed.Action;
+    const action = m.get(ACTION);
     if (typeof action === 'string') {
       const base = baseAction(action);
       if (base !== undefined) {
@@ -127,66 +135,198 @@ export function buildRecord(
     }
     addsAlertFields = true;
   }
-  const labels = labelsJson(source, parsed.Labels);
+  const labels = labelsJson(m.get(LABELS));
   if (labels !== '') tail += `,"labels":${labels}`;
-  const tags = tagList(parsed.ATags, parsed.Tags);
-  if (tags !== undefined) tail += `,"tags":${JSON.stringify(tags)}`;
+  const tags = tagsJson(m);
+  if (tags !== '') tail += `,"tags":${tags}`;
   tail += `,"log":${logJson(event, source, flags.length === 0 ? NO_FLAGS : flags, undefined)}${kubernetesMember(source)}}`;
 
-  const text = event.content;
-  let head: string;
-  if (
-    '@timestamp' in parsed ||
-    'log' in parsed ||
-    'labels' in parsed ||
-    'tags' in parsed ||
-    'kubernetes' in parsed ||
-    (addsAlertFields && ('severity_num' in parsed || 'action_base' in parsed || 'action_policy' in parsed))
-  ) {
-    // The line has a field the shipper sets (rare): the shipper's value wins, as one object.
-    head = JSON.stringify(Object.assign(parsed, JSON.parse(`{${tail.slice(1)}`)));
-    tail = '';
-  } else {
-    head = text.slice(0, text.lastIndexOf('}'));
-  }
-
-  return {
+  const record: ShippableRecord = {
     kind,
     index: indexName(options.indexPrefix, kind, timestamp),
     id,
     start: event.start,
     end: event.end,
-    head,
+    body: event.content,
+    bodyFrom: event.contentFrom,
+    bodyTo: m.closeAt,
     tail,
     reason: undefined,
     flags: flags.length === 0 ? NO_FLAGS : flags,
   };
+  if (
+    m.has(AT_TIMESTAMP) ||
+    m.has(LOG) ||
+    m.has(LOWER_LABELS) ||
+    m.has(LOWER_TAGS) ||
+    m.has(KUBERNETES) ||
+    (addsAlertFields && (m.has(SEVERITY_NUM) || m.has(ACTION_BASE) || m.has(ACTION_POLICY)))
+  ) {
+    // The line has a field the shipper sets (rare): the shipper's value wins, as one object.
+    record.body = Buffer.from(JSON.stringify(Object.assign(m.object(), JSON.parse(`{${tail.slice(1)}`))));
+    record.bodyFrom = 0;
+    record.bodyTo = record.body.length;
+    record.tail = '';
+  }
+  return record;
 }
 
 /** The document as JSON (for the paths that need it as one string). */
 export function serializeDocument(record: ShippableRecord): string {
-  return record.head + record.tail;
+  return record.body.toString('utf8', record.bodyFrom, record.bodyTo) + record.tail;
 }
 
-/** The KubeArmor object, or why the content is not one. */
-function parseKubeArmor(event: RuntimeEvent): Record<string, unknown> | NotKubeArmorReason {
+/** The top-level members of a line the shipper reads, by their index in MEMBER_NAMES. */
+const MEMBER_NAMES = [
+  'Type',
+  'Timestamp',
+  'UpdatedTime',
+  'Severity',
+  'Action',
+  'Labels',
+  'ATags',
+  'Tags',
+  'PolicyName',
+  // Fields the shipper sets: a line that has one of its own is merged as an object instead.
+  '@timestamp',
+  'log',
+  'labels',
+  'tags',
+  'kubernetes',
+  'severity_num',
+  'action_base',
+  'action_policy',
+] as const;
+const TYPE = 0;
+const TIMESTAMP = 1;
+const UPDATED_TIME = 2;
+const SEVERITY = 3;
+const ACTION = 4;
+const LABELS = 5;
+const ATAGS = 6;
+const TAGS = 7;
+const POLICY_NAME = 8;
+const AT_TIMESTAMP = 9;
+const LOG = 10;
+const LOWER_LABELS = 11;
+const LOWER_TAGS = 12;
+const KUBERNETES = 13;
+const SEVERITY_NUM = 14;
+const ACTION_BASE = 15;
+const ACTION_POLICY = 16;
+
+const QUOTE = 0x22;
+
+/**
+ * The members of the line being built: from the scan's value spans, decoded only when asked for,
+ * or, where the scan left the verdict to JSON.parse, from the object it made. One instance, reused
+ * line after line (records are built one at a time, synchronously).
+ */
+class LineMembers {
+  private bytes: Buffer = Buffer.alloc(0);
+  private from = 0;
+  private to = 0;
+  private parsed: Record<string, unknown> | undefined;
+  /** Position of the object's closing brace in the bytes. */
+  closeAt = 0;
+
+  constructor(readonly scanner: JsonObjectScanner) {}
+
+  useScan(bytes: Buffer, from: number, to: number): void {
+    this.bytes = bytes;
+    this.from = from;
+    this.to = to;
+    this.parsed = undefined;
+    this.closeAt = this.scanner.closeAt;
+  }
+
+  useObject(bytes: Buffer, from: number, to: number, parsed: Record<string, unknown>): void {
+    this.bytes = bytes;
+    this.from = from;
+    this.to = to;
+    this.parsed = parsed;
+    // It parsed and starts with `{`: the last brace closes it (only whitespace may follow).
+    this.closeAt = bytes.lastIndexOf(0x7d, to - 1);
+  }
+
+  has(k: number): boolean {
+    if (this.parsed !== undefined) return (MEMBER_NAMES[k] as string) in this.parsed;
+    return (this.scanner.valueStart[k] as number) >= 0;
+  }
+
+  /** The member's value as JSON.parse would give it (undefined when absent). */
+  get(k: number): unknown {
+    if (this.parsed !== undefined) return this.parsed[MEMBER_NAMES[k] as string];
+    const start = this.scanner.valueStart[k] as number;
+    if (start < 0) return undefined;
+    const end = this.scanner.valueEnd[k] as number;
+    const b = this.bytes;
+    switch (b[start]) {
+      case QUOTE:
+        return this.scanner.valueEscaped[k] === 1
+          ? (JSON.parse(b.toString('utf8', start, end)) as string)
+          : b.toString('utf8', start + 1, end - 1);
+      case 0x74: // t
+        return true;
+      case 0x66: // f
+        return false;
+      case 0x6e: // n
+        return null;
+      case 0x7b: // {
+      case 0x5b: // [
+        return JSON.parse(b.toString('utf8', start, end));
+      default:
+        // A JSON number is also a JavaScript number literal, with the same value.
+        return Number(b.toString('latin1', start, end));
+    }
+  }
+
+  /** The member's value as it is written in the line, or undefined (for caches keyed by it). */
+  raw(k: number): string | undefined {
+    if (this.parsed !== undefined) {
+      const value = this.parsed[MEMBER_NAMES[k] as string];
+      return value === undefined ? undefined : JSON.stringify(value);
+    }
+    const start = this.scanner.valueStart[k] as number;
+    return start < 0 ? undefined : this.bytes.toString('utf8', start, this.scanner.valueEnd[k]);
+  }
+
+  /** The whole line as an object (for the rare merge with the shipper's fields). */
+  object(): Record<string, unknown> {
+    this.parsed ??= JSON.parse(this.bytes.toString('utf8', this.from, this.to)) as Record<string, unknown>;
+    return this.parsed;
+  }
+}
+
+const members = new LineMembers(new JsonObjectScanner(MEMBER_NAMES));
+
+/** Reads the line's members into `members`; or why the content is not a KubeArmor record. */
+function readMembers(event: RuntimeEvent): NotKubeArmorReason | undefined {
   if (event.undecodable || event.stream === 'unknown') return 'undecodable';
   if (event.stream !== 'stdout') return 'stderr';
-  const text = event.content;
-  let i = 0;
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  if (i === text.length) return 'empty';
-  if (text.charCodeAt(i) !== 0x7b /* { */) return 'not_json';
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return event.truncated ? 'truncated' : 'invalid_json';
+  const b = event.content;
+  const to = event.contentTo;
+  let i = event.contentFrom;
+  while (i < to && isSpace(b[i] as number)) i++;
+  if (i === to) return 'empty';
+  if (b[i] !== 0x7b /* { */) return 'not_json';
+  const outcome = members.scanner.scan(b, i, to);
+  if (outcome === SCAN_OBJECT) members.useScan(b, event.contentFrom, to);
+  else if (outcome === SCAN_INVALID) return event.truncated ? 'truncated' : 'invalid_json';
+  else {
+    // Nesting deeper than the scan follows, or an escaped member name: JSON.parse decides.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(eventText(event));
+    } catch {
+      return event.truncated ? 'truncated' : 'invalid_json';
+    }
+    // Content starting with `{` that parses is an object.
+    members.useObject(b, event.contentFrom, to, parsed as Record<string, unknown>);
   }
-  // Content starting with `{` that parses is an object.
-  const obj = value as Record<string, unknown>;
-  if (obj.Timestamp === undefined || typeof obj.Type !== 'string' || obj.Type === '') return 'not_kubearmor';
-  return obj;
+  const type = members.get(TYPE);
+  if (!members.has(TIMESTAMP) || typeof type !== 'string' || type === '') return 'not_kubearmor';
+  return undefined;
 }
 
 function relayRecord(
@@ -200,14 +340,20 @@ function relayRecord(
   if (event.truncated) flags.push('truncated');
   if (event.invalidUtf8) flags.push('invalid_utf8');
   const timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
-  const log = logJson(event, source, flags, relayLogLevel(event.content));
+  const content = eventText(event);
+  const log = logJson(event, source, flags, relayLogLevel(content));
+  const body = Buffer.from(
+    `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(content)},"relay":{"reason":"${reason}"},"log":${log}${kubernetesMember(source)}}`,
+  );
   return {
     kind: 'relay',
     index: indexName(options.indexPrefix, 'relay', timestamp),
     id,
     start: event.start,
     end: event.end,
-    head: `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(event.content)},"relay":{"reason":"${reason}"},"log":${log}${kubernetesMember(source)}}`,
+    body,
+    bodyFrom: 0,
+    bodyTo: body.length,
     tail: '',
     reason,
     flags,
@@ -223,9 +369,6 @@ interface SourceJson {
   /** The `kubernetes` object it was made from, and `,"kubernetes":{…}` */
   kubernetes: Record<string, unknown> | undefined;
   kubernetesMember: string;
-  /** The last `Labels` string and its JSON: a container's records nearly all carry the same. */
-  labels: string;
-  labelsJson: string;
 }
 
 const sourceJsons = new WeakMap<RecordSource, SourceJson>();
@@ -238,8 +381,6 @@ function sourceJson(source: RecordSource): SourceJson {
       node: `,"node":${JSON.stringify(source.nodeName)}`,
       kubernetes: undefined,
       kubernetesMember: '',
-      labels: '',
-      labelsJson: '',
     };
     sourceJsons.set(source, json);
   }
@@ -257,16 +398,51 @@ function kubernetesMember(source: RecordSource): string {
   return json.kubernetesMember;
 }
 
-/** The JSON of the `labels` object of KubeArmor's `Labels`, or '' if none. */
-function labelsJson(source: RecordSource, value: unknown): string {
-  if (typeof value !== 'string' || value === '') return '';
-  const json = sourceJson(source);
-  if (value !== json.labels) {
-    const labels = parseLabels(value);
-    json.labels = value;
-    json.labelsJson = labels === undefined ? '' : JSON.stringify(labels);
+/**
+ * JSON made from a value as written, for the few values a cluster repeats in every record: the
+ * relay's stream interleaves every pod's records, so one Labels string or tag list comes back
+ * constantly but rarely twice in a row. Bounded: a cluster with more distinct values than this
+ * starts over.
+ */
+class DerivedJsonCache {
+  private readonly entries = new Map<string, string>();
+
+  constructor(private readonly limit: number) {}
+
+  get(key: string): string | undefined {
+    return this.entries.get(key);
   }
-  return json.labelsJson;
+
+  set(key: string, json: string): string {
+    if (this.entries.size >= this.limit) this.entries.clear();
+    this.entries.set(key, json);
+    return json;
+  }
+}
+
+const labelsJsons = new DerivedJsonCache(1024);
+const tagsJsons = new DerivedJsonCache(1024);
+
+/** The JSON of the `labels` object of KubeArmor's `Labels`, or '' if none. */
+function labelsJson(value: unknown): string {
+  if (typeof value !== 'string' || value === '') return '';
+  const known = labelsJsons.get(value);
+  if (known !== undefined) return known;
+  const labels = parseLabels(value);
+  return labelsJsons.set(value, labels === undefined ? '' : JSON.stringify(labels));
+}
+
+/** The JSON of the `tags` array made of `ATags` / `Tags`, or '' if none; alerts of one policy share it. */
+function tagsJson(m: LineMembers): string {
+  const aTags = m.raw(ATAGS);
+  const tags = m.raw(TAGS);
+  if (aTags === undefined && tags === undefined) return '';
+  // Raw JSON texts never hold a NUL: the key is unambiguous.
+  const key = `${aTags ?? ''}\0${tags ?? ''}`;
+  const known = tagsJsons.get(key);
+  if (known !== undefined) return known;
+  const list = tagList(m.get(ATAGS), m.get(TAGS));
+  return tagsJsons.set(key, list === undefined ? '' : JSON.stringify(list));
 }
 
 /** The `log` object: where the record came from (file, offset, stream, node, runtime time). */
@@ -285,22 +461,62 @@ function logJson(
   return `${log}}`;
 }
 
+/** Per kind, the last index name made and the day and prefix it was made for. */
+const lastIndexNames = new Map<RecordKind, { prefix: string; day: string; name: string }>();
+
 export function indexName(prefix: string, kind: RecordKind, isoTimestamp: string): string {
+  // Nearly every record lands in the same index as the one before it of its kind.
+  const last = lastIndexNames.get(kind);
+  if (last !== undefined && last.prefix === prefix && isoTimestamp.startsWith(last.day)) return last.name;
   // ISO timestamps in UTC: YYYY-MM-DD are the first ten characters.
   const day = `${isoTimestamp.slice(0, 4)}.${isoTimestamp.slice(5, 7)}.${isoTimestamp.slice(8, 10)}`;
-  return `${prefix}-${KIND_SUFFIX[kind]}-${day}`;
+  const name = `${prefix}-${KIND_SUFFIX[kind]}-${day}`;
+  if (isoTimestamp.length >= 10) lastIndexNames.set(kind, { prefix, day: isoTimestamp.slice(0, 10), name });
+  return name;
 }
 
 const MIN_YEAR = 1990;
 const MAX_YEAR = 2200;
 
 /** KubeArmor's `UpdatedTime` (`2006-01-02T15:04:05.000000Z`), if it is one. */
-function isoFromUpdatedTime(value: unknown): string | undefined {
+export function isoFromUpdatedTime(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length < 20 || value.length > 35) return undefined;
   if (value.charCodeAt(4) !== 0x2d || value.charCodeAt(10) !== 0x54 || !value.endsWith('Z')) return undefined;
   const year = Number(value.slice(0, 4));
-  if (!(year >= MIN_YEAR && year <= MAX_YEAR) || Number.isNaN(Date.parse(value))) return undefined;
-  return value;
+  if (!(year >= MIN_YEAR && year <= MAX_YEAR)) return undefined;
+  // The shape KubeArmor writes is checked here; Date.parse (slow, per record) only judges others.
+  if (isPlainUtcTime(value)) return value;
+  return Number.isNaN(Date.parse(value)) ? undefined : value;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with every part in range for any month (day ≤ 28), which
+ * Date.parse always accepts. False means only "not this shape", not "invalid".
+ */
+export function isPlainUtcTime(v: string): boolean {
+  const n = v.length;
+  if (n < 20 || v.charCodeAt(7) !== 0x2d || v.charCodeAt(13) !== 0x3a || v.charCodeAt(16) !== 0x3a)
+    return false;
+  const month = twoDigits(v, 5);
+  const day = twoDigits(v, 8);
+  const hour = twoDigits(v, 11);
+  const minute = twoDigits(v, 14);
+  const second = twoDigits(v, 17);
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour <= 23 && minute <= 59 && second <= 59))
+    return false;
+  if (!isDigit(v.charCodeAt(0)) || !isDigit(v.charCodeAt(1)) || !isDigit(v.charCodeAt(2))) return false;
+  if (!isDigit(v.charCodeAt(3))) return false;
+  if (n === 20) return true; // …SSZ
+  if (v.charCodeAt(19) !== 0x2e || n < 22) return false;
+  for (let i = 20; i < n - 1; i++) if (!isDigit(v.charCodeAt(i))) return false;
+  return true;
+}
+
+/** The two-digit number at `at`, or NaN. */
+function twoDigits(v: string, at: number): number {
+  const a = v.charCodeAt(at);
+  const b = v.charCodeAt(at + 1);
+  return isDigit(a) && isDigit(b) ? (a - 0x30) * 10 + (b - 0x30) : Number.NaN;
 }
 
 /** KubeArmor's `Timestamp`: Unix seconds (a number; tolerate a numeric string). */

@@ -15,11 +15,14 @@ test("stdout backed up, then drained before a reader asks: the reader does not w
   });
   const dry = new DryRunOutput(out);
   const file = { ack: () => undefined } as unknown as TailedFile;
+  const body = Buffer.from(`{"Message":"${'a'.repeat(70_000)}"`);
   const record = {
     index: 'kubearmor-logs-2024.07.26',
     id: 'x-0',
     start: 0,
-    head: `{"Message":"${'a'.repeat(70_000)}"`,
+    body,
+    bodyFrom: 0,
+    bodyTo: body.length,
     tail: '}',
   } as ShippableRecord;
   dry.onRecord(file, record);

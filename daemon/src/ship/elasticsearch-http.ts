@@ -8,7 +8,11 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
-/** What the daemon needs of Elasticsearch: one request at a time, JSON back. */
+/**
+ * What the daemon needs of Elasticsearch: one request at a time, JSON back. A request settles only
+ * once its body is no longer in use (sent, or the request destroyed): the caller may then reuse
+ * the body's memory.
+ */
 export interface ElasticsearchRequester {
   request(
     method: 'GET' | 'PUT' | 'POST' | 'DELETE',
@@ -91,7 +95,24 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
       headers['content-type'] ??= path.endsWith('/_bulk') ? 'application/x-ndjson' : 'application/json';
       headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
     }
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve0, reject0) => {
+      // An answer can come before the body is all written (an early error): hold it until the
+      // request lets go of the body ('finish' once written, 'close' in any case).
+      let released = false;
+      let settle: (() => void) | undefined;
+      const release = () => {
+        released = true;
+        settle?.();
+        settle = undefined;
+      };
+      const resolve = (value: unknown) => {
+        if (released) resolve0(value);
+        else settle ??= () => resolve0(value);
+      };
+      const reject = (err: unknown) => {
+        if (released) reject0(err);
+        else settle ??= () => reject0(err);
+      };
       const req = this.send(
         {
           protocol: this.url.protocol,
@@ -121,6 +142,8 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
           });
         },
       );
+      req.on('finish', release);
+      req.on('close', release);
       req.on('timeout', () => req.destroy(new TimeoutError(`no answer in ${this.es.requestTimeoutMs} ms`)));
       req.on('error', (err) => reject(err instanceof TimeoutError ? err : new ConnectionError(err.message)));
       req.end(body);

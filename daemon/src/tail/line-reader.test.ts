@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { test } from 'node:test';
 import type { ByteSource } from './byte-source.js';
 import { LineReader } from './line-reader.js';
@@ -25,13 +26,16 @@ async function readAll(
   step = 7,
   start = 0,
 ) {
-  const lines: { text: string; offset: number; end: number; truncated: boolean }[] = [];
+  const lines: { text: string; offset: number; end: number; truncated: boolean; utf8: boolean }[] = [];
   const reader = new LineReader(
     source(data, step),
     start,
     {
-      onLine: (buf, from, to, offset, end, truncated) =>
-        lines.push({ text: buf.toString('utf8', from, to), offset, end, truncated }),
+      onLine: (buf, from, to, offset, end, truncated, utf8) => {
+        // A line said to be valid UTF-8 must be.
+        if (utf8) assert.ok(isUtf8(buf.subarray(from, to)), 'a line said to be UTF-8 is not');
+        lines.push({ text: buf.toString('utf8', from, to), offset, end, truncated, utf8 });
+      },
     },
     opts,
   );
@@ -53,6 +57,28 @@ test('lines split at any chunk boundary come out whole, with byte offsets', asyn
   );
   assert.equal(reader.consumed, 23);
   assert.equal(reader.pendingBytes, 'incomplete'.length);
+});
+
+test('lines of a read are said to be valid UTF-8 only when every line of it is', async () => {
+  const bad = Buffer.concat([
+    Buffer.from('good ✓\nbad '),
+    Buffer.from([0xc3, 0x28]),
+    Buffer.from('\nalso good\n'),
+  ]);
+  const whole = await readAll(bad, { bufferBytes: 64, maxLineBytes: 64 }, 64);
+  assert.deepEqual(
+    whole.lines.map((l) => l.utf8),
+    [false, false, false],
+  );
+  const clean = await readAll(Buffer.from('good ✓\nalso good\n'), { bufferBytes: 64, maxLineBytes: 64 }, 64);
+  assert.deepEqual(
+    clean.lines.map((l) => l.utf8),
+    [true, true],
+  );
+  // Read in small pieces, the bad line's reads are unchecked and the others' are not.
+  const pieces = await readAll(bad, { bufferBytes: 8, maxLineBytes: 64 }, 3);
+  assert.equal(pieces.lines.length, 3);
+  assert.equal(pieces.lines[1]?.utf8, false);
 });
 
 test('resuming at an offset reads from there', async () => {

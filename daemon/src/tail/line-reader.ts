@@ -2,13 +2,25 @@
 // An incomplete last line stays in the buffer until its newline arrives. A line longer than the
 // limit is cut: its first `maxLineBytes` are delivered (flagged) once its end is found, the rest is
 // skipped and counted, and the file never stalls.
+import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 
 const NO_BUFFER = Buffer.alloc(0);
 
 export interface LineSink {
-  /** `buf[from, to)` is the line without its newline; it starts at file byte `offset`, ends (newline included) at `end`. */
-  onLine(buf: Buffer, from: number, to: number, offset: number, end: number, truncated: boolean): void;
+  /**
+   * `buf[from, to)` is the line without its newline; it starts at file byte `offset`, ends (newline
+   * included) at `end`. `utf8`: the line is known to be valid UTF-8 (false: not checked).
+   */
+  onLine(
+    buf: Buffer,
+    from: number,
+    to: number,
+    offset: number,
+    end: number,
+    truncated: boolean,
+    utf8: boolean,
+  ): void;
 }
 
 export interface LineReaderOptions {
@@ -117,7 +129,7 @@ export class LineReader {
       this.longPrefix = undefined;
       this.skippedBytes += nl;
       const end = this.pos - total + nl + 1;
-      this.sink.onLine(prefix, 0, prefix.length, this.longStart, end, true);
+      this.sink.onLine(prefix, 0, prefix.length, this.longStart, end, true, false);
       this.done = end;
       lineStart = nl + 1;
       scanFrom = lineStart;
@@ -131,8 +143,11 @@ export class LineReader {
     const first = lineStart;
     const buf = this.buf;
     let nl = buf.indexOf(LF, scanFrom);
+    // One UTF-8 check for all the complete lines of the read instead of one per line.
+    const last = nl >= 0 && nl < total ? buf.lastIndexOf(LF, total - 1) : -1;
+    const utf8 = last >= 0 && isUtf8(buf.subarray(lineStart, last));
     while (nl >= 0 && nl < total) {
-      this.sink.onLine(buf, lineStart, nl, base + (lineStart - first), base + (nl + 1 - first), false);
+      this.sink.onLine(buf, lineStart, nl, base + (lineStart - first), base + (nl + 1 - first), false, utf8);
       lineStart = nl + 1;
       nl = buf.indexOf(LF, lineStart);
     }

@@ -19,6 +19,7 @@ import { LineReader, type LineSink } from './line-reader.js';
 
 /** Receives every record; acknowledges it later with `file.ack(record.start)`. */
 export interface RecordConsumer {
+  /** The record's body is a view of the read buffer: what is kept past the call must be copied. */
   onRecord(file: TailedFile, record: ShippableRecord): void;
   /** False while the consumer holds as much as it may: reading waits for `waitForCapacity`. */
   hasCapacity(): boolean;
@@ -102,9 +103,17 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     return this.realPath.slice(0, this.realPath.lastIndexOf('/'));
   }
 
-  onLine(buf: Buffer, from: number, to: number, offset: number, end: number, truncated: boolean): void {
+  onLine(
+    buf: Buffer,
+    from: number,
+    to: number,
+    offset: number,
+    end: number,
+    truncated: boolean,
+    utf8: boolean,
+  ): void {
     this.counters.inc('lines_read');
-    this.decoder.pushLine(buf, from, to, offset, end, truncated);
+    this.decoder.pushLine(buf, from, to, offset, end, truncated, utf8);
   }
 
   onEvent(event: RuntimeEvent): void {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { documentOf } from '../../test/support/records.js';
+import { documentOf, keptRecord } from '../../test/support/records.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Counters } from '../metrics/counters.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
@@ -28,7 +28,7 @@ import { Tailer, type TailerOptions } from './tailer.js';
 class Collector implements RecordConsumer {
   records: ShippableRecord[] = [];
   onRecord(file: TailedFile, record: ShippableRecord): void {
-    this.records.push(record);
+    this.records.push(keptRecord(record));
     file.ack(record.start);
   }
   hasCapacity(): boolean {

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as lines from '../../test/fixtures/kubearmor-lines.js';
+import { Random, RelayRecordFactory } from '../generate/relay-records.js';
+import { JsonObjectScanner, SCAN_INVALID, SCAN_OBJECT, SCAN_UNSURE } from './json-object-scan.js';
+
+const MEMBERS = ['Type', 'Timestamp', 'UpdatedTime', 'ATags', 'Owner', 'a', 'b', 'é'];
+
+/** What JSON.parse says of the text: an object, or not one (invalid, or another JSON value). */
+function parsedObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The scanner against JSON.parse on one input: the same verdict, and for an object each chosen
+ * member's value span decodes (with JSON.parse) to what JSON.parse gave for it.
+ */
+function agree(scanner: JsonObjectScanner, text: string): number {
+  const bytes = Buffer.from(text);
+  const outcome = scanner.scan(bytes, 0, bytes.length);
+  if (outcome === SCAN_UNSURE) return outcome;
+  const expected = parsedObject(text);
+  const isObject = text.trimStart().startsWith('{') && expected !== undefined;
+  assert.equal(outcome === SCAN_OBJECT, isObject, `verdict on ${JSON.stringify(text.slice(0, 300))}`);
+  if (outcome !== SCAN_OBJECT || expected === undefined) return outcome;
+  assert.equal(scanner.closeAt, bytes.lastIndexOf('}'), 'closing brace');
+  MEMBERS.forEach((name, k) => {
+    const start = scanner.valueStart[k] as number;
+    const own = Object.hasOwn(expected, name);
+    assert.equal(start >= 0, own, `${name} present in ${text.slice(0, 200)}`);
+    if (!own) return;
+    const raw = bytes.toString('utf8', start, scanner.valueEnd[k]);
+    assert.deepEqual(JSON.parse(raw), expected[name], `${name} of ${text.slice(0, 200)}`);
+    assert.equal(scanner.valueEscaped[k] === 1, raw.startsWith('"') && raw.includes('\\'), `${name} escaped`);
+  });
+  return outcome;
+}
+
+/** A random JSON value (as text, with random whitespace), nesting up to `depth`. */
+function randomJson(rnd: Random, depth: number): string {
+  const ws = () => rnd.pick(['', '', '', ' ', '\t', '\n', '\r\n ', '  ']);
+  const kind = depth <= 0 ? rnd.int(0, 3) : rnd.int(0, 5);
+  switch (kind) {
+    case 0:
+      return rnd.pick(['true', 'false', 'null']);
+    case 1:
+      return rnd.pick([
+        '0',
+        '-0',
+        '7',
+        '-12',
+        '3.25',
+        '1e5',
+        '1E-7',
+        '-0.0e+0',
+        '123456789012345678901234',
+        '2.5e308',
+      ]);
+    case 2:
+    case 3: {
+      const pieces = [
+        'a',
+        'Type',
+        'é',
+        '✓',
+        '😀',
+        '\\n',
+        '\\"',
+        '\\\\',
+        '\\/',
+        '\\u0026',
+        '\\uD83D\\uDE00',
+        '\\ud800',
+        ' ',
+        '{',
+        ']',
+        ':',
+        ',',
+      ];
+      let s = '';
+      for (let n = rnd.int(0, 5); n > 0; n--) s += rnd.pick(pieces);
+      return `"${s}"`;
+    }
+    case 4: {
+      const items: string[] = [];
+      for (let n = rnd.int(0, 4); n > 0; n--) items.push(`${ws()}${randomJson(rnd, depth - 1)}${ws()}`);
+      return `[${items.join(',')}${items.length === 0 ? ws() : ''}]`;
+    }
+    default:
+      return randomObject(rnd, depth, ws);
+  }
+}
+
+function randomObject(rnd: Random, depth: number, ws: () => string): string {
+  const members: string[] = [];
+  for (let n = rnd.int(0, 6); n > 0; n--) {
+    const name = rnd.pick([
+      'a',
+      'b',
+      'Type',
+      'Timestamp',
+      'ATags',
+      'é',
+      'x\\u0079',
+      'Owner',
+      '',
+      'Typ',
+      'Types',
+    ]);
+    members.push(`${ws()}"${name}"${ws()}:${ws()}${randomJson(rnd, depth - 1)}${ws()}`);
+  }
+  return `{${members.join(',')}${members.length === 0 ? ws() : ''}}`;
+}
+
+/** A lone surrogate has no UTF-8: the decoder never hands one over. */
+function wellFormed(text: string): boolean {
+  return Buffer.from(text).toString() === text;
+}
+
+/** One random edit: delete, insert or replace a character with one that matters to JSON. */
+function mutate(rnd: Random, text: string): string {
+  const alphabet = [
+    ...'{}[]":,\\ 0123456789-+.eEtrufalsn',
+    '\t',
+    '\n',
+    '\u0001',
+    '\u007f',
+    'é',
+    'x',
+    'u',
+    '"\\u00',
+  ];
+  const at = rnd.int(0, text.length);
+  const c = rnd.pick(alphabet);
+  switch (rnd.int(0, 2)) {
+    case 0:
+      return text.slice(0, at) + text.slice(at + 1);
+    case 1:
+      return text.slice(0, at) + c + text.slice(at);
+    default:
+      return text.slice(0, at) + c + text.slice(at + 1);
+  }
+}
+
+describe('JSON object scan', () => {
+  const scanner = new JsonObjectScanner(MEMBERS);
+
+  test('KubeArmor records: objects, with the chosen members where JSON.parse has them', () => {
+    const factory = new RelayRecordFactory(11);
+    let objects = 0;
+    for (let n = 0; n < 3000; n++) {
+      if (agree(scanner, factory.next(1721990400000 + n).text) === SCAN_OBJECT) objects++;
+    }
+    for (const line of Object.values(lines)) agree(scanner, line);
+    assert.ok(objects > 2500, `${objects} objects`);
+  });
+
+  test('random JSON, valid and broken, gets the same verdict as JSON.parse', () => {
+    const rnd = new Random(7);
+    let valid = 0;
+    let invalid = 0;
+    for (let n = 0; n < 20000; n++) {
+      const ws = () => rnd.pick(['', ' ', '\n']);
+      let text = n % 4 === 0 ? randomJson(rnd, 4) : randomObject(rnd, 4, ws);
+      for (let edits = n % 3; edits > 0; edits--) text = mutate(rnd, text);
+      if (!wellFormed(text)) continue;
+      if (agree(scanner, text) === SCAN_OBJECT) valid++;
+      else invalid++;
+    }
+    // Both verdicts well represented, or the comparison proves little.
+    assert.ok(valid > 5000 && invalid > 5000, `${valid} valid, ${invalid} invalid`);
+  });
+
+  test('mutated KubeArmor lines get the same verdict as JSON.parse', () => {
+    const rnd = new Random(3);
+    const originals = Object.values(lines);
+    for (let n = 0; n < 5000; n++) {
+      let text = rnd.pick(originals);
+      for (let edits = rnd.int(1, 2); edits > 0; edits--) text = mutate(rnd, text);
+      if (wellFormed(text)) agree(scanner, text);
+    }
+  });
+
+  test('the corners of the grammar', () => {
+    const invalid = [
+      '',
+      ' ',
+      '{',
+      '}',
+      '{"a":01}',
+      '{"a":1.}',
+      '{"a":.5}',
+      '{"a":-}',
+      '{"a":1e}',
+      '{"a":1e+}',
+      '{"a":+1}',
+      '{"a":0x1}',
+      '{"a":"\\u12"}',
+      '{"a":"\\u12g4"}',
+      '{"a":"\\x"}',
+      '{"a":"\\\'"}',
+      '{"a":"tab\there"}',
+      '{"a":tru}',
+      '{"a":nulll}',
+      '{"a":True}',
+      '{,}',
+      '{"a":1,}',
+      '{"a":[1,]}',
+      '{"a" 1}',
+      '{"a":1}}',
+      '{"a":[}',
+      '{"a":{]}',
+      '{"a":1 "b":2}',
+      '{a:1}',
+      "{'a':1}",
+      '{"a":1}x',
+      '{"a":NaN}',
+      '{"a":Infinity}',
+      '{"a":"unterminated}',
+      '\u00a0{"a":1}',
+      '\ufeff{"a":1}',
+      '{"a":1}\u00a0',
+    ];
+    for (const text of invalid) assert.equal(agree(scanner, text), SCAN_INVALID, text);
+    const valid = [
+      '{}',
+      ' \t\r\n{ } \n',
+      '{"a":-0.0e-0}',
+      '{"a":[],"b":{}}',
+      '{"a":[[]],"b":[{}]}',
+      '{"a":1,"a":2}',
+      '{"b":"\\u00e9\\/\\b\\f\\n\\r\\t\\"\\\\"}',
+      '{"é":"ü","a":"😀"}',
+      '{"Type" : "HostLog" , "Timestamp" : 1 }',
+      '{"Owner":{"Type":"nested"},"Type":"top"}',
+    ];
+    for (const text of valid) assert.equal(agree(scanner, text), SCAN_OBJECT, text);
+  });
+
+  test('an escaped top-level name or very deep nesting is left to JSON.parse', () => {
+    const b = (s: string) => Buffer.from(s);
+    const escaped = b('{"T\\u0079pe":"HostLog"}');
+    assert.equal(scanner.scan(escaped, 0, escaped.length), SCAN_UNSURE);
+    const nestedName = b('{"a":{"T\\u0079pe":1}}');
+    assert.equal(scanner.scan(nestedName, 0, nestedName.length), SCAN_OBJECT);
+    const deep = b(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`);
+    assert.equal(scanner.scan(deep, 0, deep.length), SCAN_UNSURE);
+    const deepBroken = b(`${'['.repeat(1000)}`);
+    assert.equal(scanner.scan(deepBroken, 0, deepBroken.length), SCAN_INVALID);
+  });
+
+  test('a span of a larger buffer: only [from, to) counts', () => {
+    const b = Buffer.from('xx{"a":1}yy');
+    assert.equal(scanner.scan(b, 2, 9), SCAN_OBJECT);
+    assert.equal(scanner.scan(b, 2, 8), SCAN_INVALID);
+    assert.equal(scanner.scan(b, 2, 10), SCAN_INVALID);
+  });
+});
