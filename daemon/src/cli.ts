@@ -1,6 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { stringify as toYaml } from 'yaml';
 import { savedObjects, toNdjson } from '../../dashboards/saved-objects.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import {
@@ -195,7 +194,8 @@ async function loadConfig(flags: ConfigFlags): Promise<ShipperConfig> {
   return validateConfig(mergeConfig(fromFile, configFromEnv(process.env), fromFlags));
 }
 
-function printConfig(config: ShipperConfig): number {
+async function printConfig(config: ShipperConfig): Promise<number> {
+  const { stringify: toYaml } = await import('yaml');
   process.stdout.write(toYaml(redactConfig(config)));
   return 0;
 }

@@ -53,7 +53,7 @@ export async function connectKubernetesApi(
       ? inClusterConnection(env, options.serviceAccountDir)
       : path.includes(delimiter)
         ? 'plugin'
-        : kubeconfigConnection(path);
+        : await kubeconfigConnection(path);
   return connection === 'plugin' ? clientNodeApi(options, path) : httpApi(connection, options);
 }
 

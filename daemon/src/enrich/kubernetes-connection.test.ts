@@ -38,7 +38,7 @@ async function kubeconfig(name: string, cluster: object, user: object): Promise<
 
 test('a kubeconfig: the current context, CA from a relative file or inline data, token, client certificate', async () => {
   await writeFile(join(dir, 'ca.crt'), 'CA PEM');
-  const byFile = kubeconfigConnection(
+  const byFile = await kubeconfigConnection(
     await kubeconfig(
       'a',
       { server: 'https://10.0.0.1:6443/', 'certificate-authority': 'ca.crt' },
@@ -51,7 +51,7 @@ test('a kubeconfig: the current context, CA from a relative file or inline data,
   assert.equal(byFile.token(), 't0k');
   assert.equal(byFile.verify, true);
 
-  const inline = kubeconfigConnection(
+  const inline = await kubeconfigConnection(
     await kubeconfig(
       'b',
       {
@@ -77,16 +77,16 @@ test('exec plugins and auth providers are left to client-node; a broken kubeconf
   const exec = {
     exec: { command: 'aws', args: ['eks', 'get-token'], apiVersion: 'client.authentication.k8s.io/v1' },
   };
-  assert.equal(kubeconfigConnection(await kubeconfig('c', { server: 'https://k' }, exec)), 'plugin');
+  assert.equal(await kubeconfigConnection(await kubeconfig('c', { server: 'https://k' }, exec)), 'plugin');
   assert.equal(
-    kubeconfigConnection(
+    await kubeconfigConnection(
       await kubeconfig('d', { server: 'https://k' }, { 'auth-provider': { name: 'oidc' } }),
     ),
     'plugin',
   );
   const path = join(dir, 'e');
   await writeFile(path, stringify({ contexts: [], 'current-context': 'nope' }));
-  assert.throws(() => kubeconfigConnection(path), /no context named nope/);
+  await assert.rejects(kubeconfigConnection(path), /no context named nope/);
 });
 
 test('in the cluster: the service host and port, the account CA, the token re-read once a minute', async () => {

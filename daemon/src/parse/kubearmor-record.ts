@@ -37,12 +37,17 @@ export interface ShippableRecord {
    * KubeArmor record the body is the line as it came, up to its closing brace, and usually a view
    * of the read buffer (valid only while the record is handed over: copy it, as the batch does);
    * the tail is the fields the shipper adds. The line is neither decoded nor serialized again.
-   * Otherwise the body is the whole document and the tail empty.
+   * Otherwise the body is the whole document and the tail and suffix empty.
    */
   body: Buffer;
   bodyFrom: number;
   bodyTo: number;
   tail: string;
+  /**
+   * After the tail: the JSON every document of the file ends with (its path, node and
+   * `kubernetes.*`), encoded once per file and again only when the pod's metadata changes.
+   */
+  suffix: Buffer;
   reason: NotKubeArmorReason | undefined;
   flags: readonly RecordFlag[];
 }
@@ -139,7 +144,7 @@ export function buildRecord(
   if (labels !== '') tail += `,"labels":${labels}`;
   const tags = tagsJson(m);
   if (tags !== '') tail += `,"tags":${tags}`;
-  tail += `,"log":${logJson(event, source, flags.length === 0 ? NO_FLAGS : flags, undefined)}${kubernetesMember(source)}}`;
+  tail += `,"log":${logFields(event, flags.length === 0 ? NO_FLAGS : flags, undefined)}`;
 
   const record: ShippableRecord = {
     kind,
@@ -151,6 +156,7 @@ export function buildRecord(
     bodyFrom: event.contentFrom,
     bodyTo: m.closeAt,
     tail,
+    suffix: sourceSuffix(source),
     reason: undefined,
     flags: flags.length === 0 ? NO_FLAGS : flags,
   };
@@ -163,17 +169,21 @@ export function buildRecord(
     (addsAlertFields && (m.has(SEVERITY_NUM) || m.has(ACTION_BASE) || m.has(ACTION_POLICY)))
   ) {
     // The line has a field the shipper sets (rare): the shipper's value wins, as one object.
-    record.body = Buffer.from(JSON.stringify(Object.assign(m.object(), JSON.parse(`{${tail.slice(1)}`))));
+    const ours = JSON.parse(`{${tail.slice(1)}${record.suffix.toString('utf8')}`) as Record<string, unknown>;
+    record.body = Buffer.from(JSON.stringify(Object.assign(m.object(), ours)));
     record.bodyFrom = 0;
     record.bodyTo = record.body.length;
     record.tail = '';
+    record.suffix = NO_BYTES;
   }
   return record;
 }
 
 /** The document as JSON (for the paths that need it as one string). */
 export function serializeDocument(record: ShippableRecord): string {
-  return record.body.toString('utf8', record.bodyFrom, record.bodyTo) + record.tail;
+  return (
+    record.body.toString('utf8', record.bodyFrom, record.bodyTo) + record.tail + record.suffix.toString()
+  );
 }
 
 /** The top-level members of a line the shipper reads, by their index in MEMBER_NAMES. */
@@ -341,9 +351,9 @@ function relayRecord(
   if (event.invalidUtf8) flags.push('invalid_utf8');
   const timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
   const content = eventText(event);
-  const log = logJson(event, source, flags, relayLogLevel(content));
+  const log = logFields(event, flags, relayLogLevel(content));
   const body = Buffer.from(
-    `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(content)},"relay":{"reason":"${reason}"},"log":${log}${kubernetesMember(source)}}`,
+    `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(content)},"relay":{"reason":"${reason}"},"log":${log}${sourceSuffixJson(source)}`,
   );
   return {
     kind: 'relay',
@@ -355,6 +365,7 @@ function relayRecord(
     bodyFrom: 0,
     bodyTo: body.length,
     tail: '',
+    suffix: NO_BYTES,
     reason,
     flags,
   };
@@ -362,40 +373,35 @@ function relayRecord(
 
 /** Per file: the JSON of what every document of the file shares, made once. */
 interface SourceJson {
-  /** `{"file":{"path":…},"offset":` */
-  logHead: string;
-  /** `,"node":…` */
-  node: string;
-  /** The `kubernetes` object it was made from, and `,"kubernetes":{…}` */
+  /** The `kubernetes` object it was made from. */
   kubernetes: Record<string, unknown> | undefined;
-  kubernetesMember: string;
+  /** `"file":{"path":…},"node":…}` (ending the `log` object), then `,"kubernetes":{…}` and `}`. */
+  suffixJson: string;
+  suffix: Buffer;
 }
 
 const sourceJsons = new WeakMap<RecordSource, SourceJson>();
+const NO_BYTES = Buffer.alloc(0);
 
+/** The file's shared JSON, made again only when its `kubernetes` metadata changed. */
 function sourceJson(source: RecordSource): SourceJson {
   let json = sourceJsons.get(source);
-  if (json === undefined) {
-    json = {
-      logHead: `{"file":{"path":${JSON.stringify(source.path)}},"offset":`,
-      node: `,"node":${JSON.stringify(source.nodeName)}`,
-      kubernetes: undefined,
-      kubernetesMember: '',
-    };
+  if (json === undefined || json.kubernetes !== source.kubernetes) {
+    const kubernetes =
+      source.kubernetes === undefined ? '' : `,"kubernetes":${JSON.stringify(source.kubernetes)}`;
+    const suffixJson = `"file":{"path":${JSON.stringify(source.path)}},"node":${JSON.stringify(source.nodeName)}}${kubernetes}}`;
+    json = { kubernetes: source.kubernetes, suffixJson, suffix: Buffer.from(suffixJson) };
     sourceJsons.set(source, json);
   }
   return json;
 }
 
-/** `,"kubernetes":{…}` of the file's current metadata, or ''; serialized again only when it changes. */
-function kubernetesMember(source: RecordSource): string {
-  const json = sourceJson(source);
-  if (json.kubernetes !== source.kubernetes) {
-    json.kubernetes = source.kubernetes;
-    json.kubernetesMember =
-      source.kubernetes === undefined ? '' : `,"kubernetes":${JSON.stringify(source.kubernetes)}`;
-  }
-  return json.kubernetesMember;
+function sourceSuffix(source: RecordSource): Buffer {
+  return sourceJson(source).suffix;
+}
+
+function sourceSuffixJson(source: RecordSource): string {
+  return sourceJson(source).suffixJson;
 }
 
 /**
@@ -445,20 +451,17 @@ function tagsJson(m: LineMembers): string {
   return tagsJsons.set(key, list === undefined ? '' : JSON.stringify(list));
 }
 
-/** The `log` object: where the record came from (file, offset, stream, node, runtime time). */
-function logJson(
-  event: RuntimeEvent,
-  source: RecordSource,
-  flags: readonly RecordFlag[],
-  level: string | undefined,
-): string {
-  const json = sourceJson(source);
-  let log = `${json.logHead}${event.start},"stream":"${event.stream}"${json.node}`;
+/**
+ * The start of the `log` object, up to the file's shared part (see SourceJson): where in the file
+ * the record came from, its stream and runtime time, and flags.
+ */
+function logFields(event: RuntimeEvent, flags: readonly RecordFlag[], level: string | undefined): string {
+  let log = `{"offset":${event.start},"stream":"${event.stream}"`;
   if (event.time !== '') log += `,"time":${JSON.stringify(event.time)}`;
   if (event.parts > 1) log += `,"parts":${event.parts}`;
   if (flags.length > 0) log += `,"flags":${JSON.stringify(flags)}`;
   if (level !== undefined) log += `,"level":${JSON.stringify(level)}`;
-  return `${log}}`;
+  return `${log},`;
 }
 
 /** Per kind, the last index name made and the day and prefix it was made for. */

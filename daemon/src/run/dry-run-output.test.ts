@@ -24,6 +24,7 @@ test("stdout backed up, then drained before a reader asks: the reader does not w
     bodyFrom: 0,
     bodyTo: body.length,
     tail: '}',
+    suffix: Buffer.alloc(0),
   } as ShippableRecord;
   dry.onRecord(file, record);
   assert.equal(dry.hasCapacity(), false, 'backed up');

@@ -109,16 +109,16 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       path: f.path,
       bytes: Math.max(0, Math.max(f.size, f.reader.position) - f.committedOffset()),
     }));
-  metrics = new ShipperMetrics(counters, {
-    bytesInFlight: () => budget.bytes,
-    fileLag: lag,
-    checkpointAgeSeconds: () => (Date.now() - lastSaved) / 1000,
-    filesOpen: () => tailer.trackedFiles().length,
-    elasticsearchUp: () => Date.now() - lastReachable < 30_000,
-    podWatch: podWatch.state,
-  });
   let server: Server | undefined;
   if (config.http.enabled) {
+    metrics = await ShipperMetrics.create(counters, {
+      bytesInFlight: () => budget.bytes,
+      fileLag: lag,
+      checkpointAgeSeconds: () => (Date.now() - lastSaved) / 1000,
+      filesOpen: () => tailer.trackedFiles().length,
+      elasticsearchUp: () => Date.now() - lastReachable < 30_000,
+      podWatch: podWatch.state,
+    });
     server = await startStatusServer(config.http.host, config.http.port, metrics.registry, {
       liveProblems: () =>
         Date.now() - lastLoop > 60_000 ? ['the main loop has not turned for a minute'] : [],

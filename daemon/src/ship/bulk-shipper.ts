@@ -111,7 +111,8 @@ export class BulkShipper implements RecordConsumer {
   onRecord(file: TailedFile, record: ShippableRecord): void {
     const action = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n`;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: a record that might not fit starts a new batch.
-    const worst = action.length + (record.bodyTo - record.bodyFrom) + record.tail.length * 3 + 1;
+    const worst =
+      action.length + (record.bodyTo - record.bodyFrom) + record.tail.length * 3 + record.suffix.length + 1;
     if (this.batch.buffer.length - this.batch.used < worst) {
       this.flush();
       if (this.batch.buffer.length < worst) this.batch = this.newBatch(worst);
@@ -121,6 +122,7 @@ export class BulkShipper implements RecordConsumer {
     let at = from + b.buffer.write(action, from, 'latin1');
     at += record.body.copy(b.buffer, at, record.bodyFrom, record.bodyTo);
     at += b.buffer.write(record.tail, at, 'utf8');
+    at += record.suffix.copy(b.buffer, at);
     b.buffer[at++] = 0x0a;
     b.used = at;
     this.budget.take(at - from);
