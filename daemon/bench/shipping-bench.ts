@@ -1,12 +1,15 @@
 // `npm run bench`: throughput and memory of the shipper, with ratios measured in the same run.
 //   (0) the bare ceiling: the same lines read from memory, JSON.parse and JSON.stringify each;
-//   (1) files → a local HTTP endpoint that accepts _bulk and discards it;
+//   (1) files → a local HTTP endpoint that accepts _bulk and discards it, with the defaults (gzip),
+//       and again with compression off (the ceiling compresses nothing);
 //   (2) files → the real local Elasticsearch.
+// It also prints what reading the files costs (the rotated ones gunzipped), which the ceiling
+// leaves out and the shipper cannot.
 // The shipper runs as the built bundle in a child process pinned to one core (taskset), measured by
 // GNU time, so its CPU seconds and peak RSS are its own, start-up included. BENCH_LINES sets the
 // corpus size (default 300000, about 300 MB).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,11 +47,18 @@ function filesOf(dir: string): string[] {
   return out;
 }
 
-/** The bare ceiling: split the corpus into lines, parse each record's JSON, stringify it back. */
-function ceiling(dir: string): Measured {
+/** Reading the corpus's files, the rotated ones decompressed: what the ceiling starts from. */
+function readCorpus(dir: string): { contents: Buffer[]; cpuSeconds: number } {
+  const startCpu = process.cpuUsage();
   const contents = filesOf(join(dir, 'pods')).map((f) =>
     f.endsWith('.gz') ? gunzipSync(readFileSync(f)) : readFileSync(f),
   );
+  const cpu = process.cpuUsage(startCpu);
+  return { contents, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+/** The bare ceiling: split the corpus into lines, parse each record's JSON, stringify it back. */
+function ceiling(contents: Buffer[]): Measured {
   const bytes = contents.reduce((n, b) => n + b.length, 0);
   const startCpu = process.cpuUsage();
   const started = performance.now();
@@ -173,7 +183,10 @@ try {
     startMs: Date.parse('2024-07-26T10:00:00Z'),
   });
   const corpusBytes = filesOf(join(dir, 'node', 'pods')).reduce((n, f) => n + statSync(f).size, 0);
-  const top = ceiling(join(dir, 'node'));
+  const read = readCorpus(join(dir, 'node'));
+  const top = ceiling(read.contents);
+  const plainConfig = join(dir, 'no-compression.yaml');
+  writeFileSync(plainConfig, 'elasticsearch:\n  compression: false\n');
   const common = [
     'run',
     '--once',
@@ -195,8 +208,19 @@ try {
     sink.url,
   ]);
   const sunk = sink.docs();
+  const toSinkPlain = await runShipper([
+    ...common,
+    '--checkpoint-dir',
+    join(dir, 'cp-sink-plain'),
+    '--es-url',
+    sink.url,
+    '--config',
+    plainConfig,
+  ]);
+  const sunkPlain = sink.docs() - sunk;
   await sink.close();
-  if (sunk !== corpus.lines) throw new Error(`the sink got ${sunk} documents of ${corpus.lines}`);
+  for (const got of [sunk, sunkPlain])
+    if (got !== corpus.lines) throw new Error(`the sink got ${got} documents of ${corpus.lines}`);
 
   let toEs: Measured | undefined;
   const esScript = fileURLToPath(new URL('../../scripts/elasticsearch.sh', import.meta.url));
@@ -226,13 +250,17 @@ try {
   console.log(`shipper: node ${nodeFlags.join(' ')} (the image's flags), pinned to one core`);
   console.log(row('ceiling: JSON.parse + stringify', top, n, top.bytes));
   console.log(row('(1) files → discarding _bulk', toSink, n, top.bytes));
+  console.log(row('(1) same, compression off', toSinkPlain, n, top.bytes));
   if (toEs !== undefined) console.log(row('(2) files → real Elasticsearch', toEs, n, top.bytes));
   const ratio = (m: Measured) => (n / m.cpuSeconds / (n / top.cpuSeconds)).toFixed(2);
   console.log(
-    `ratio to the ceiling, per CPU second: (1) ${ratio(toSink)}${toEs === undefined ? '' : `, (2) ${ratio(toEs)}`}`,
+    `ratio to the ceiling, per CPU second: (1) ${ratio(toSink)}, (1) compression off ${ratio(toSinkPlain)}${toEs === undefined ? '' : `, (2) ${ratio(toEs)}`}`,
   );
   console.log(
-    `ratio to the ceiling, wall clock on one core: (1) ${(top.wallSeconds / toSink.wallSeconds).toFixed(2)}`,
+    `ratio to the ceiling, wall clock on one core: (1) ${(top.wallSeconds / toSink.wallSeconds).toFixed(2)}, (1) compression off ${(top.wallSeconds / toSinkPlain.wallSeconds).toFixed(2)}`,
+  );
+  console.log(
+    `not in the ceiling: reading the files (gunzip of the rotated ones) ${read.cpuSeconds.toFixed(2)} CPU s; ceiling with it ${(top.cpuSeconds + read.cpuSeconds).toFixed(2)} CPU s`,
   );
 } finally {
   await rm(dir, { recursive: true, force: true });
