@@ -7,6 +7,7 @@ import { Random } from '../generate/relay-records.js';
 import {
   baseAction,
   buildRecord,
+  DerivedJsonCache,
   documentIdPrefix,
   isoFromUpdatedTime,
   isPlainUtcTime,
@@ -321,6 +322,18 @@ describe('field helpers', () => {
     assert.equal(isPlainUtcTime('2024-07-26T10:41:47.932526Z'), true);
     assert.equal(isPlainUtcTime('2024-02-30T10:41:47Z'), false); // left to Date.parse
     assert.equal(isPlainUtcTime('2024-07-26T10:41:47.Z'), false);
+  });
+  test('the Labels and tags cache is bounded in entries and in size', () => {
+    const cache = new DerivedJsonCache(2, 8);
+    assert.equal(cache.set('a=1', '{"a":"1"}'), '{"a":"1"}');
+    assert.equal(cache.get('a=1'), '{"a":"1"}');
+    cache.set('b=2', '{"b":"2"}');
+    cache.set('c=3', '{"c":"3"}'); // a third entry: starts over
+    assert.equal(cache.get('a=1'), undefined);
+    assert.equal(cache.get('c=3'), '{"c":"3"}');
+    // A value longer than the limit is made every time, never kept.
+    assert.equal(cache.set('long=123456', '{"long":"123456"}'), '{"long":"123456"}');
+    assert.equal(cache.get('long=123456'), undefined);
   });
   test('severity', () => {
     assert.equal(severityNumber('10'), 10);

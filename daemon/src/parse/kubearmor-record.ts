@@ -407,19 +407,24 @@ function sourceSuffixJson(source: RecordSource): string {
 /**
  * JSON made from a value as written, for the few values a cluster repeats in every record: the
  * relay's stream interleaves every pod's records, so one Labels string or tag list comes back
- * constantly but rarely twice in a row. Bounded: a cluster with more distinct values than this
- * starts over.
+ * constantly but rarely twice in a row. Bounded in entries (a cluster with more distinct values
+ * starts over) and in size (longer values, which a record may carry up to the event limit, are
+ * not kept): at most ~3 MB.
  */
-class DerivedJsonCache {
+export class DerivedJsonCache {
   private readonly entries = new Map<string, string>();
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly longestKey = 1024,
+  ) {}
 
   get(key: string): string | undefined {
     return this.entries.get(key);
   }
 
   set(key: string, json: string): string {
+    if (key.length > this.longestKey || json.length > 2 * this.longestKey) return json;
     if (this.entries.size >= this.limit) this.entries.clear();
     this.entries.set(key, json);
     return json;
