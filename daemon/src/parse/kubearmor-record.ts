@@ -108,7 +108,7 @@ export function buildRecord(
   const flags: RecordFlag[] = [];
   if (event.truncated) flags.push('truncated');
   if (event.invalidUtf8) flags.push('invalid_utf8');
-  const type = m.get(TYPE) as string;
+  const type = m.type;
   let kind: RecordKind;
   if (ALERT_TYPES.has(type)) kind = 'alert';
   else if (LOG_TYPES.has(type)) kind = 'log';
@@ -239,6 +239,8 @@ class LineMembers {
   private parsed: Record<string, unknown> | undefined;
   /** Position of the object's closing brace in the bytes. */
   closeAt = 0;
+  /** `Type`, decoded once by readMembers (it decides whether the line is a record at all). */
+  type = '';
 
   constructor(readonly scanner: JsonObjectScanner) {}
 
@@ -336,6 +338,7 @@ function readMembers(event: RuntimeEvent): NotKubeArmorReason | undefined {
   }
   const type = members.get(TYPE);
   if (!members.has(TIMESTAMP) || typeof type !== 'string' || type === '') return 'not_kubearmor';
+  members.type = type;
   return undefined;
 }
 

@@ -95,24 +95,23 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
       headers['content-type'] ??= path.endsWith('/_bulk') ? 'application/x-ndjson' : 'application/json';
       headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
     }
-    return new Promise((resolve0, reject0) => {
+    return new Promise((settleResolve, settleReject) => {
       // An answer can come before the body is all written (an early error): hold it until the
-      // request lets go of the body ('finish' once written, 'close' in any case).
+      // request lets go of the body ('finish' once written, 'close' in any case). The first
+      // outcome wins, as with a plain promise.
       let released = false;
-      let settle: (() => void) | undefined;
+      let held: (() => void) | undefined;
+      const settle = (outcome: () => void) => {
+        if (released) outcome();
+        else held ??= outcome;
+      };
       const release = () => {
         released = true;
-        settle?.();
-        settle = undefined;
+        held?.();
+        held = undefined;
       };
-      const resolve = (value: unknown) => {
-        if (released) resolve0(value);
-        else settle ??= () => resolve0(value);
-      };
-      const reject = (err: unknown) => {
-        if (released) reject0(err);
-        else settle ??= () => reject0(err);
-      };
+      const resolve = (value: unknown) => settle(() => settleResolve(value));
+      const reject = (err: unknown) => settle(() => settleReject(err));
       const req = this.send(
         {
           protocol: this.url.protocol,
