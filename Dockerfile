@@ -1,12 +1,14 @@
 # The shipper's image: `docker build -t <registry>/kubearmor-elasticstack-logging/shipper:0.1.0 .`
 # Node 22 LTS, Debian slim; the bundle (dist/kubearmor-shipper.js) and production dependencies only.
 
-# 1. Build: every dependency, then the bundle (`npm ci` runs `prepare`, which runs esbuild).
+# 1. Build: every dependency, then the bundle (`npm ci` runs `prepare`: AssemblyScript compiles
+#    the line scan to dist/json-object-scan.wasm, esbuild bundles the rest).
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY scripts/build.mjs scripts/
 COPY daemon/src daemon/src
+COPY daemon/assembly daemon/assembly
 COPY dashboards dashboards
 COPY tsconfig.json ./
 RUN npm ci --no-audit --no-fund

@@ -335,6 +335,11 @@ test('the image: multi-stage, non-root, exec-form entrypoint; the bundle runs on
   assert.match(final, /^USER node$/m);
   assert.match(final, /^ENTRYPOINT \["node", ("--[a-z-]+=\d+", )*"\/app\/dist\/kubearmor-shipper\.js"\]$/m);
   assert.match(dockerfile, /npm ci --omit=dev/);
+  assert.match(
+    dockerfile,
+    /^COPY daemon\/assembly daemon\/assembly$/m,
+    'the build stage has the scan source',
+  );
 
   // What the image's last stage holds: package.json, production node_modules, the bundle.
   const app = await mkdtemp(join(tmpdir(), 'image-'));
@@ -375,6 +380,8 @@ test('the image: multi-stage, non-root, exec-form entrypoint; the bundle runs on
     });
     for (let i = 0; i < 100 && !stdout.includes('starting'); i++)
       await new Promise((r) => setTimeout(r, 100));
+    // The bundle found its WebAssembly line scan beside it (the build stage compiles it into dist/).
+    assert.match(stdout, /"lineScan":"webassembly"/);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stdout);

@@ -48,7 +48,20 @@ SPACE[0x20] = SPACE[0x09] = SPACE[0x0a] = SPACE[0x0d] = 1;
 /** Deeper nesting than this is left to JSON.parse (KubeArmor's records nest two or three levels). */
 const MAX_DEPTH = 256;
 
-export class JsonObjectScanner {
+/** A scan of one line: this one, or the same in WebAssembly (json-object-scan-wasm.ts). */
+export interface ObjectScanner {
+  /** Per chosen member: where its value starts in the bytes, or -1 if the object has no such member. */
+  readonly valueStart: Int32Array;
+  /** Per chosen member: where its value ends (exclusive). */
+  readonly valueEnd: Int32Array;
+  /** Per chosen member: its value is a string with escapes in it (decode it with JSON.parse). */
+  readonly valueEscaped: Uint8Array;
+  /** Position of the object's closing brace. */
+  readonly closeAt: number;
+  scan(b: Uint8Array, from: number, to: number): ScanOutcome;
+}
+
+export class JsonObjectScanner implements ObjectScanner {
   /** Per chosen member: where its value starts in the bytes, or -1 if the object has no such member. */
   readonly valueStart: Int32Array;
   /** Per chosen member: where its value ends (exclusive). */

@@ -6,7 +6,8 @@
 // shipper adds.
 import { createHash } from 'node:crypto';
 import { eventText, type RuntimeEvent } from '../decode/runtime-decoder.js';
-import { JsonObjectScanner, SCAN_INVALID, SCAN_OBJECT } from './json-object-scan.js';
+import { type ObjectScanner, SCAN_INVALID, SCAN_OBJECT } from './json-object-scan.js';
+import { createObjectScanner, WasmJsonObjectScanner } from './json-object-scan-wasm.js';
 
 export type RecordKind = 'alert' | 'log' | 'message' | 'relay';
 
@@ -242,7 +243,7 @@ class LineMembers {
   /** `Type`, decoded once by readMembers (it decides whether the line is a record at all). */
   type = '';
 
-  constructor(readonly scanner: JsonObjectScanner) {}
+  constructor(readonly scanner: ObjectScanner) {}
 
   useScan(bytes: Buffer, from: number, to: number): void {
     this.bytes = bytes;
@@ -310,7 +311,11 @@ class LineMembers {
   }
 }
 
-const members = new LineMembers(new JsonObjectScanner(MEMBER_NAMES));
+const members = new LineMembers(createObjectScanner(MEMBER_NAMES));
+
+/** Which scan reads the lines: the WebAssembly one unless its module file is missing. */
+export const LINE_SCAN: 'webassembly' | 'javascript' =
+  members.scanner instanceof WasmJsonObjectScanner ? 'webassembly' : 'javascript';
 
 /** Reads the line's members into `members`; or why the content is not a KubeArmor record. */
 function readMembers(event: RuntimeEvent): NotKubeArmorReason | undefined {

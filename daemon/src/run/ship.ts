@@ -10,6 +10,7 @@ import { ShipperMetrics } from '../http/shipper-metrics.js';
 import { startStatusServer } from '../http/status-server.js';
 import type { Logger } from '../log/logger.js';
 import { Counters } from '../metrics/counters.js';
+import { LINE_SCAN } from '../parse/kubearmor-record.js';
 import { Backoff } from '../ship/backoff.js';
 import { BulkShipper } from '../ship/bulk-shipper.js';
 import { DeadLetters } from '../ship/dead-letters.js';
@@ -47,7 +48,7 @@ export interface ShipResult {
 export async function ship(config: ShipperConfig, options: ShipOptions): Promise<ShipResult> {
   const { logger, signal } = options;
   const counters = new Counters();
-  logger.info({ config: redactConfig(config) }, 'starting');
+  logger.info({ config: redactConfig(config), lineScan: LINE_SCAN }, 'starting');
   const store = new CheckpointStore(config.checkpointDir);
   const loaded = await store.load();
   if (loaded.status === 'missing')
