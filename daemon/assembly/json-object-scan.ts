@@ -14,6 +14,7 @@
 //   +512   names        (at i32, length i32) x 32, pointing into +1024
 //   +1024  name bytes   1024 bytes
 //   +2048  stack        256 bytes, what each open level is ({ or [)
+//   +2304  name lookup  i8 x 1024: by a name's hash, the chosen member with it, -1 none, -2 several
 //   +4096  input        to the end of the memory
 // Positions written are the scanned position plus `shift`: the caller's own coordinates.
 
@@ -29,6 +30,10 @@ const VALUE_ESCAPED: i32 = BASE + 256;
 const CLOSE_AT: i32 = BASE + 288;
 const NAMES: i32 = BASE + 512;
 const STACK: i32 = BASE + 2048;
+const LOOKUP: i32 = BASE + 2304;
+const LOOKUP_SIZE: i32 = 1024;
+const NONE: i32 = -1;
+const SEVERAL: i32 = -2;
 
 const QUOTE: i32 = 0x22;
 const BACKSLASH: i32 = 0x5c;
@@ -50,6 +55,31 @@ export function layoutBase(): i32 {
 /** The caller wrote `count` (at, length) pairs and their bytes. */
 export function setNames(count: i32): void {
   nameCount = count;
+  memory.fill(<usize>LOOKUP, <u8>NONE, <usize>LOOKUP_SIZE);
+  for (let k = 0; k < count; k++) {
+    const at = load<i32>(<usize>(NAMES + k * 8));
+    const slot = LOOKUP + nameHash(at, load<i32>(<usize>(NAMES + k * 8 + 4)));
+    store<i8>(<usize>slot, <i8>(load<i8>(<usize>slot) === NONE ? k : SEVERAL));
+  }
+}
+
+/** Most of a line's ~35 top-level names are not chosen: a hash of length and end bytes rules them out. */
+function nameHash(at: i32, length: i32): i32 {
+  if (length === 0) return 0;
+  return (length * 97 + byteAt(at) * 31 + byteAt(at + length - 1)) & (LOOKUP_SIZE - 1);
+}
+
+/** The chosen member named by the bytes [at, at + length), or -1. */
+function chosenMember(at: i32, length: i32): i32 {
+  const slot = <i32>load<i8>(<usize>(LOOKUP + nameHash(at, length)));
+  if (slot === NONE) return -1;
+  const first = slot === SEVERAL ? 0 : slot;
+  const last = slot === SEVERAL ? nameCount - 1 : slot;
+  for (let k = first; k <= last; k++) {
+    if (load<i32>(<usize>(NAMES + k * 8 + 4)) !== length) continue;
+    if (memory.compare(<usize>load<i32>(<usize>(NAMES + k * 8)), <usize>at, <usize>length) === 0) return k;
+  }
+  return -1;
 }
 
 function byteAt(p: i32): i32 {
@@ -166,14 +196,7 @@ function memberName(i: i32, to: i32, depth: i32): i32 {
   found = -1;
   if (depth === 1) {
     if (escaped) return -2;
-    const length = end - 1 - start;
-    for (let k = 0; k < nameCount; k++) {
-      if (load<i32>(<usize>(NAMES + k * 8 + 4)) !== length) continue;
-      if (memory.compare(<usize>load<i32>(<usize>(NAMES + k * 8)), <usize>start, <usize>length) === 0) {
-        found = k;
-        break;
-      }
-    }
+    found = chosenMember(start, end - 1 - start);
   }
   i = skipSpace(end, to);
   if (i >= to || byteAt(i) !== 0x3a /* : */) return -1;
