@@ -8,8 +8,19 @@
 // The shipper runs as the built bundle in a child process pinned to one core (taskset), measured by
 // GNU time, so its CPU seconds and peak RSS are its own, start-up included. BENCH_LINES sets the
 // corpus size (default 300000, about 300 MB).
+// BENCH_BACKLOG_GIB=n adds a backlog: one plain file of about n GiB (a generated file repeated),
+// the ceiling streaming it from disk, and (1) with and without compression over it.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +39,7 @@ interface Measured {
 }
 
 const lines = Number(process.env.BENCH_LINES ?? 300_000);
+const backlogGiB = Number(process.env.BENCH_BACKLOG_GIB ?? 0);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bundle = join(root, 'dist', 'kubearmor-shipper.js');
 // The Node flags the image runs the shipper with (its ENTRYPOINT), so the figures are the image's.
@@ -57,38 +69,96 @@ function readCorpus(dir: string): { contents: Buffer[]; cpuSeconds: number } {
   return { contents, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-/** The bare ceiling: split the corpus into lines, parse each record's JSON, stringify it back. */
-function ceiling(contents: Buffer[]): Measured {
-  const bytes = contents.reduce((n, b) => n + b.length, 0);
-  const startCpu = process.cpuUsage();
-  const started = performance.now();
+/** JSON.parse and JSON.stringify of each line's JSON; returns the lines seen. */
+function parseAndStringify(text: string, sink: { length: number }): number {
   let count = 0;
-  let sink = 0;
-  for (const buf of contents) {
-    const text = buf.toString('utf8');
-    let from = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
-      const brace = text.indexOf('{', from);
-      if (brace >= 0 && brace < nl) {
-        try {
-          sink += JSON.stringify(JSON.parse(text.slice(brace, nl))).length;
-        } catch {
-          // split pieces and noise: counted as lines all the same
-        }
+  let from = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+    const brace = text.indexOf('{', from);
+    if (brace >= 0 && brace < nl) {
+      try {
+        sink.length += JSON.stringify(JSON.parse(text.slice(brace, nl))).length;
+      } catch {
+        // split pieces and noise: counted as lines all the same
       }
-      count++;
-      from = nl + 1;
     }
+    count++;
+    from = nl + 1;
   }
+  return count;
+}
+
+function measured(
+  lineCount: number,
+  bytes: number,
+  startCpu: NodeJS.CpuUsage,
+  started: number,
+  sink: { length: number },
+): Measured {
   const cpu = process.cpuUsage(startCpu);
-  if (sink === 0) throw new Error('nothing parsed');
+  if (sink.length === 0) throw new Error('nothing parsed');
   return {
-    lines: count,
+    lines: lineCount,
     bytes,
     wallSeconds: (performance.now() - started) / 1000,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
   };
+}
+
+/** The bare ceiling: split the corpus into lines, parse each record's JSON, stringify it back. */
+function ceiling(contents: Buffer[]): Measured {
+  const bytes = contents.reduce((n, b) => n + b.length, 0);
+  const startCpu = process.cpuUsage();
+  const started = performance.now();
+  const sink = { length: 0 };
+  let count = 0;
+  for (const buf of contents) count += parseAndStringify(buf.toString('utf8'), sink);
+  return measured(count, bytes, startCpu, started, sink);
+}
+
+/** The ceiling over a file too large to hold: read in 4 MiB pieces, whole lines parsed and stringified. */
+function streamingCeiling(path: string): Measured {
+  const startCpu = process.cpuUsage();
+  const started = performance.now();
+  const sink = { length: 0 };
+  const fd = openSync(path, 'r');
+  const piece = Buffer.allocUnsafe(4 << 20);
+  let carry = Buffer.alloc(0);
+  let count = 0;
+  let bytes = 0;
+  try {
+    for (let n = readSync(fd, piece); n > 0; n = readSync(fd, piece)) {
+      bytes += n;
+      const chunk = carry.length === 0 ? piece.subarray(0, n) : Buffer.concat([carry, piece.subarray(0, n)]);
+      const end = chunk.lastIndexOf(10) + 1;
+      count += parseAndStringify(chunk.toString('utf8', 0, end), sink);
+      carry = Buffer.from(chunk.subarray(end));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return measured(count, bytes, startCpu, started, sink);
+}
+
+/** Appends the file to itself until it holds `times` copies of what it held. */
+function repeatFile(path: string, times: number): void {
+  const size = statSync(path).size;
+  const input = openSync(path, 'r');
+  const output = openSync(path, 'a');
+  const piece = Buffer.allocUnsafe(8 << 20);
+  try {
+    for (let copy = 1; copy < times; copy++) {
+      for (let at = 0; at < size; ) {
+        const n = readSync(input, piece, 0, Math.min(piece.length, size - at), at);
+        writeSync(output, piece, 0, n);
+        at += n;
+      }
+    }
+  } finally {
+    closeSync(input);
+    closeSync(output);
+  }
 }
 
 async function runShipper(args: string[]): Promise<Measured> {
@@ -171,6 +241,44 @@ function row(name: string, m: Measured, lineCount: number, bytes: number): strin
   );
 }
 
+/** The backlog: generated once without rotation, repeated to size; the ceiling and (1) twice over it. */
+async function runBacklog(sink: { url: string; docs: () => number }) {
+  const backlogLines = 500_000;
+  process.stderr.write(`backlog: generating ${backlogLines} lines, repeating them to ${backlogGiB} GiB…\n`);
+  const generated = await generateRelayLogs({
+    out: join(dir, 'backlog'),
+    records: backlogLines,
+    seed: 9,
+    maxFiles: 1,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+  });
+  const copies = Math.max(1, Math.round((backlogGiB * 2 ** 30) / statSync(generated.currentFile).size));
+  repeatFile(generated.currentFile, copies);
+  const top = streamingCeiling(generated.currentFile);
+  const runs: Measured[] = [];
+  for (const extra of [[], ['--config', join(dir, 'no-compression.yaml')]]) {
+    const before = sink.docs();
+    runs.push(
+      await runShipper([
+        ...commonArgs(generated.glob),
+        '--checkpoint-dir',
+        join(dir, `cp-backlog-${runs.length}`),
+        '--es-url',
+        sink.url,
+        ...extra,
+      ]),
+    );
+    const got = sink.docs() - before;
+    if (got !== generated.lines * copies)
+      throw new Error(`the sink got ${got} of ${generated.lines * copies}`);
+  }
+  return { ceiling: top, gzip: runs[0] as Measured, plain: runs[1] as Measured, copies };
+}
+
+function commonArgs(glob: string): string[] {
+  return ['run', '--once', '--paths', glob, '--es-replicas', '0', '--no-http', '--log-level', 'warn'];
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'bench-'));
 try {
   process.stderr.write(`generating ${lines} relay lines…\n`);
@@ -187,17 +295,7 @@ try {
   const top = ceiling(read.contents);
   const plainConfig = join(dir, 'no-compression.yaml');
   writeFileSync(plainConfig, 'elasticsearch:\n  compression: false\n');
-  const common = [
-    'run',
-    '--once',
-    '--paths',
-    corpus.glob,
-    '--es-replicas',
-    '0',
-    '--no-http',
-    '--log-level',
-    'warn',
-  ];
+  const common = commonArgs(corpus.glob);
 
   const sink = await discardingSink();
   const toSink = await runShipper([
@@ -218,9 +316,10 @@ try {
     plainConfig,
   ]);
   const sunkPlain = sink.docs() - sunk;
-  await sink.close();
   for (const got of [sunk, sunkPlain])
     if (got !== corpus.lines) throw new Error(`the sink got ${got} documents of ${corpus.lines}`);
+  const backlog = backlogGiB > 0 ? await runBacklog(sink) : undefined;
+  await sink.close();
 
   let toEs: Measured | undefined;
   const esScript = fileURLToPath(new URL('../../scripts/elasticsearch.sh', import.meta.url));
@@ -262,6 +361,19 @@ try {
   console.log(
     `not in the ceiling: reading the files (gunzip of the rotated ones) ${read.cpuSeconds.toFixed(2)} CPU s; ceiling with it ${(top.cpuSeconds + read.cpuSeconds).toFixed(2)} CPU s`,
   );
+  if (backlog !== undefined) {
+    const b = backlog;
+    console.log(
+      `backlog: one plain file, ${b.ceiling.lines} lines, ${(b.ceiling.bytes / 2 ** 30).toFixed(2)} GiB (a generated file of 500000 records, ${b.copies}×)`,
+    );
+    console.log(row('ceiling, streaming the file', b.ceiling, b.ceiling.lines, b.ceiling.bytes));
+    console.log(row('(1) files → discarding _bulk', b.gzip, b.ceiling.lines, b.ceiling.bytes));
+    console.log(row('(1) same, compression off', b.plain, b.ceiling.lines, b.ceiling.bytes));
+    const r = (m: Measured) => (b.ceiling.cpuSeconds / m.cpuSeconds).toFixed(2);
+    console.log(
+      `backlog ratio to the ceiling, per CPU second: (1) ${r(b.gzip)}, (1) compression off ${r(b.plain)}`,
+    );
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -106,14 +106,22 @@ export class WasmJsonObjectScanner implements ObjectScanner {
 
   scan(b: Uint8Array, from: number, to: number): ScanOutcome {
     const length = to - from;
-    if (length > this.capacity) return this.scanLong(b, from, to);
+    if (length > this.capacity) return this.scanInJavaScript(b, from, to);
     this.memory.set(b.subarray(from, to), this.input);
-    const outcome = this.exports.scan(this.input, this.input + length, from - this.input) as ScanOutcome;
+    let outcome: ScanOutcome;
+    try {
+      outcome = this.exports.scan(this.input, this.input + length, from - this.input) as ScanOutcome;
+    } catch {
+      // A trap would be a bug in the module (every access is in bounds by construction): the
+      // line still gets a verdict, from the JavaScript scan, rather than stopping its file.
+      return this.scanInJavaScript(b, from, to);
+    }
     this.closeAt = this.closeAtView[0] as number;
     return outcome;
   }
 
-  private scanLong(b: Uint8Array, from: number, to: number): ScanOutcome {
+  /** The JavaScript scan, its results copied where readers of this one look. */
+  private scanInJavaScript(b: Uint8Array, from: number, to: number): ScanOutcome {
     const outcome = this.fallback.scan(b, from, to);
     this.valueStart.set(this.fallback.valueStart);
     this.valueEnd.set(this.fallback.valueEnd);
