@@ -3,16 +3,21 @@
 // scan. It checks a string's bytes sixteen at a time and takes about half the JavaScript scan's
 // time per line, the copy into its memory included. Verdicts and value spans are the same (the
 // differential test runs both against JSON.parse). Without the module file (running from source
-// before a build), or for a line longer than its input area, the JavaScript scan does the work.
+// before a build), for a line longer than its input area, or if the module traps, the JavaScript
+// scan does the work.
 import { readFileSync } from 'node:fs';
 import { JsonObjectScanner, type ObjectScanner, type ScanOutcome } from './json-object-scan.js';
 
-/** The layout's limits (see the AssemblyScript source). */
-const MAX_MEMBERS = 32;
-const NAME_BYTES = 1024;
+/** The module's memory layout from its `layoutBase()`, and its limits (see the AssemblyScript source). */
+const VALUE_START_OFFSET = 0;
+const VALUE_END_OFFSET = 128;
+const VALUE_ESCAPED_OFFSET = 256;
+const CLOSE_AT_OFFSET = 288;
 const NAMES_OFFSET = 512;
 const NAME_BYTES_OFFSET = 1024;
 const INPUT_OFFSET = 4096;
+const MAX_MEMBERS = 32;
+const NAME_BYTES = 1024;
 
 interface ScanExports {
   readonly memory: { readonly buffer: ArrayBuffer };
@@ -86,10 +91,10 @@ export class WasmJsonObjectScanner implements ObjectScanner {
     const buffer = this.exports.memory.buffer;
     const base = this.exports.layoutBase();
     this.memory = new Uint8Array(buffer);
-    this.valueStart = new Int32Array(buffer, base, names.length);
-    this.valueEnd = new Int32Array(buffer, base + 128, names.length);
-    this.valueEscaped = new Uint8Array(buffer, base + 256, names.length);
-    this.closeAtView = new Int32Array(buffer, base + 288, 1);
+    this.valueStart = new Int32Array(buffer, base + VALUE_START_OFFSET, names.length);
+    this.valueEnd = new Int32Array(buffer, base + VALUE_END_OFFSET, names.length);
+    this.valueEscaped = new Uint8Array(buffer, base + VALUE_ESCAPED_OFFSET, names.length);
+    this.closeAtView = new Int32Array(buffer, base + CLOSE_AT_OFFSET, 1);
     const table = new Int32Array(buffer, base + NAMES_OFFSET, 2 * MAX_MEMBERS);
     let at = base + NAME_BYTES_OFFSET;
     names.forEach((name, k) => {

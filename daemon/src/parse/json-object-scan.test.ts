@@ -305,3 +305,16 @@ for (const [kind, makeScanner] of scanners)
       assert.equal(agree(scanner, '{"Type":"Log","a":1}'), SCAN_OBJECT);
     });
   });
+
+test('WebAssembly scan: if the module traps, the JavaScript scan gives the line its verdict', () => {
+  const scanner = wasmScanner(MEMBERS);
+  // Stand in for a bug in the module: its scan traps.
+  (scanner as unknown as { exports: { scan: () => number } }).exports = {
+    ...(scanner as unknown as { exports: object }).exports,
+    scan: () => {
+      throw new Error('RuntimeError: memory access out of bounds');
+    },
+  };
+  assert.equal(agree(scanner, '{"Type":"MatchedPolicy","a":[1,{"b":"\\u00e9"}],"Timestamp":1}'), SCAN_OBJECT);
+  assert.equal(agree(scanner, '{"Type":"MatchedPolicy",}'), SCAN_INVALID);
+});
