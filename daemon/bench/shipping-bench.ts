@@ -8,6 +8,8 @@
 // The shipper runs as the built bundle in a child process pinned to one core (taskset), measured by
 // GNU time, so its CPU seconds and peak RSS are its own, start-up included. BENCH_LINES sets the
 // corpus size (default 300000, about 300 MB).
+// BENCH_NODE_VERSION=v runs the shipper on that exact Node release (an official build, fetched
+// once by scripts/node-binary.sh), e.g. the image's 22.23.3; the ceiling stays on this Node.
 // BENCH_BACKLOG_GIB=n adds a backlog: one plain file of about n GiB (a generated file repeated),
 // the ceiling streaming it from disk, and (1) with and without compression over it.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -39,6 +41,22 @@ interface Measured {
 }
 
 const lines = Number(process.env.BENCH_LINES ?? 300_000);
+const shipperNode =
+  process.env.BENCH_NODE_VERSION === undefined
+    ? process.execPath
+    : join(
+        execFileSync(
+          'bash',
+          [
+            fileURLToPath(new URL('../../scripts/node-binary.sh', import.meta.url)),
+            process.env.BENCH_NODE_VERSION,
+          ],
+          {
+            encoding: 'utf8',
+          },
+        ).trim(),
+        'node',
+      );
 const backlogGiB = Number(process.env.BENCH_BACKLOG_GIB ?? 0);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bundle = join(root, 'dist', 'kubearmor-shipper.js');
@@ -169,7 +187,7 @@ async function runShipper(args: string[]): Promise<Measured> {
     '/usr/bin/time',
     '-f',
     'BENCH %e %U %S %M',
-    process.execPath,
+    shipperNode,
     ...nodeFlags,
     bundle,
     ...args,
@@ -346,7 +364,10 @@ try {
   console.log(
     `corpus: ${n} lines (${corpus.lines} records), ${(top.bytes / 1048576).toFixed(0)} MiB uncompressed, ${(corpusBytes / 1048576).toFixed(0)} MiB on disk, ${corpus.files.length} files`,
   );
-  console.log(`shipper: node ${nodeFlags.join(' ')} (the image's flags), pinned to one core`);
+  const shipperVersion = execFileSync(shipperNode, ['--version'], { encoding: 'utf8' }).trim();
+  console.log(
+    `shipper: node ${shipperVersion} ${nodeFlags.join(' ')} (the image's flags), pinned to one core; ceiling on ${process.version}`,
+  );
   console.log(row('ceiling: JSON.parse + stringify', top, n, top.bytes));
   console.log(row('(1) files → discarding _bulk', toSink, n, top.bytes));
   console.log(row('(1) same, compression off', toSinkPlain, n, top.bytes));
