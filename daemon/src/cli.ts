@@ -20,6 +20,7 @@ import { bootstrap } from './install/bootstrap.js';
 import { kubernetesSecretStore } from './install/kubernetes-secrets.js';
 import { createLogger } from './log/logger.js';
 import { Counters } from './metrics/counters.js';
+import { LINE_SCAN } from './parse/kubearmor-record.js';
 import { DryRunOutput } from './run/dry-run-output.js';
 import { type ProgressSnapshot, ship } from './run/ship.js';
 import { formatSummary } from './run/summary.js';
@@ -328,6 +329,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
+  process.stdout.write(`shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}\n`);
   const es = new ElasticsearchHttp(config.elasticsearch);
   try {
     const health = (await es.request('GET', '/_cluster/health')) as {
