@@ -60,6 +60,13 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
 
   const client = new ElasticsearchHttp(config.elasticsearch);
   const budget = new MemoryBudget(config.memoryBudgetBytes);
+  // Below this the budget, not maxInFlight, limits the requests in flight.
+  const fullPipe = (config.batch.maxInFlight + 2) * config.batch.maxBytes;
+  if (config.memoryBudgetBytes < fullPipe)
+    logger.warn(
+      { memoryBudgetBytes: config.memoryBudgetBytes, atLeast: fullPipe },
+      'memoryBudgetBytes is below (batch.maxInFlight + 2) × batch.maxBytes: fewer requests will be in flight than batch.maxInFlight allows',
+    );
   const backoff = new Backoff(config.retry.initialMs, config.retry.maxMs);
   let lastReachable = 0;
   let lastLoop = Date.now();
