@@ -318,3 +318,26 @@ test('WebAssembly scan: if the module traps, the JavaScript scan gives the line 
   assert.equal(agree(scanner, '{"Type":"MatchedPolicy","a":[1,{"b":"\\u00e9"}],"Timestamp":1}'), SCAN_OBJECT);
   assert.equal(agree(scanner, '{"Type":"MatchedPolicy",}'), SCAN_INVALID);
 });
+
+test('WebAssembly scan: chosen names that share a hash slot are still told apart', () => {
+  // Same length and end bytes: the same slot of the module's name lookup.
+  const names = ['axb', 'ayb', 'azb', 'Type'];
+  const scanner = wasmScanner(names);
+  const text = '{"azb":"third","awb":0,"axb":[1],"Type":"Log","ayb":{"axb":2}}';
+  const bytes = Buffer.from(text);
+  assert.equal(scanner.scan(bytes, 0, bytes.length), SCAN_OBJECT);
+  const value = (b: Buffer, k: number) =>
+    (scanner.valueStart[k] as number) < 0
+      ? undefined
+      : JSON.parse(b.toString('utf8', scanner.valueStart[k], scanner.valueEnd[k]));
+  assert.deepEqual(
+    names.map((_, k) => value(bytes, k)),
+    [[1], { axb: 2 }, 'third', 'Log'],
+  );
+  const without = Buffer.from('{"awb":1,"Type":"Log"}');
+  assert.equal(scanner.scan(without, 0, without.length), SCAN_OBJECT);
+  assert.deepEqual(
+    names.map((_, k) => value(without, k)),
+    [undefined, undefined, undefined, 'Log'],
+  );
+});
