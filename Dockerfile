@@ -2,7 +2,8 @@
 # Node 22 LTS, Debian slim; the bundle (dist/kubearmor-shipper.js) and production dependencies only.
 
 # 1. Build: every dependency, then the bundle (`npm ci` runs `prepare`: AssemblyScript compiles
-#    the line scan to dist/json-object-scan.wasm, esbuild bundles the rest).
+#    the line scan to dist/json-object-scan.wasm and the gzip encoder to dist/gzip-deflate.wasm,
+#    esbuild bundles the rest).
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./

@@ -5,7 +5,7 @@
 // differential test runs both against JSON.parse). Without the module file (running from source
 // before a build), for a line longer than its input area, or if the module traps, the JavaScript
 // scan does the work.
-import { readFileSync } from 'node:fs';
+import { type CompiledModule, instantiate, wasmModule } from '../wasm/module-file.js';
 import { JsonObjectScanner, type ObjectScanner, type ScanOutcome } from './json-object-scan.js';
 
 /** The module's memory layout from its `layoutBase()`, and its limits (see the AssemblyScript source). */
@@ -26,47 +26,9 @@ interface ScanExports {
   scan(from: number, to: number, shift: number): number;
 }
 
-/** What is used of the WebAssembly global (its types are in the DOM library, not Node's). */
-interface CompiledModule {
-  readonly compiled: unique symbol;
-}
-const wasm = (
-  globalThis as unknown as {
-    WebAssembly: {
-      Module: new (bytes: Uint8Array) => CompiledModule;
-      Instance: new (module: CompiledModule, imports: object) => { readonly exports: unknown };
-    };
-  }
-).WebAssembly;
-
-/** Beside the bundle (dist/), or the repository's dist/ when running from source. */
-const MODULE_FILES = [
-  new URL('./json-object-scan.wasm', import.meta.url),
-  new URL('../../../dist/json-object-scan.wasm', import.meta.url),
-];
-
-let compiled: CompiledModule | null | undefined;
-
-/** The compiled module, or null if no module file was found (or it would not compile). */
+/** The compiled module, or null if its file is not there (see module-file.ts). */
 export function jsonScanModule(): CompiledModule | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  for (const file of MODULE_FILES) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch {
-      continue;
-    }
-    // A module that does not compile (a runtime without SIMD) leaves the JavaScript scan in place.
-    try {
-      compiled = new wasm.Module(bytes);
-    } catch {
-      compiled = null;
-    }
-    break;
-  }
-  return compiled;
+  return wasmModule('json-object-scan.wasm');
 }
 
 export class WasmJsonObjectScanner implements ObjectScanner {
@@ -87,7 +49,7 @@ export class WasmJsonObjectScanner implements ObjectScanner {
     const names = members.map((m) => Buffer.from(m, 'utf8'));
     if (names.length > MAX_MEMBERS || names.reduce((n, b) => n + b.length, 0) > NAME_BYTES)
       throw new Error(`the WebAssembly scan takes at most ${MAX_MEMBERS} members of ${NAME_BYTES} bytes`);
-    this.exports = new wasm.Instance(module, {}).exports as ScanExports;
+    this.exports = instantiate<ScanExports>(module);
     const buffer = this.exports.memory.buffer;
     const base = this.exports.layoutBase();
     this.memory = new Uint8Array(buffer);
