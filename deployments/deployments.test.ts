@@ -380,8 +380,9 @@ test('the image: multi-stage, non-root, exec-form entrypoint; the bundle runs on
     });
     for (let i = 0; i < 100 && !stdout.includes('starting'); i++)
       await new Promise((r) => setTimeout(r, 100));
-    // The bundle found its WebAssembly line scan beside it (the build stage compiles it into dist/).
+    // The bundle found its WebAssembly modules beside it (the build stage compiles them into dist/).
     assert.match(stdout, /"lineScan":"webassembly"/);
+    assert.match(stdout, /"gzip":"webassembly"/);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stdout);

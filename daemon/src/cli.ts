@@ -28,6 +28,7 @@ import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
 import { tailerOptions } from './run/tailer-options.js';
 import { describeError, ElasticsearchHttp } from './ship/elasticsearch-http.js';
+import { gzipEncoding } from './ship/gzip-body.js';
 import {
   detectLifecycle,
   indicesOlderThan,
@@ -329,7 +330,9 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
-  process.stdout.write(`shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}\n`);
+  process.stdout.write(
+    `shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}, gzip: ${config.elasticsearch.compression ? gzipEncoding() : 'off'}\n`,
+  );
   const es = new ElasticsearchHttp(config.elasticsearch);
   try {
     const health = (await es.request('GET', '/_cluster/health')) as {

@@ -279,6 +279,34 @@ describe('document ids', () => {
   });
 });
 
+describe('similarity (how bulk bodies group documents)', () => {
+  test('equal for the same Type, pod and Operation, whatever else differs; otherwise not', () => {
+    const base = JSON.parse(lines.containerLogProcess) as Record<string, unknown>;
+    const similarity = (changes: Record<string, unknown>, raw = false) =>
+      buildRecord(
+        event(
+          raw
+            ? `{"@timestamp":1,${JSON.stringify({ ...base, ...changes }).slice(1)}`
+            : JSON.stringify({ ...base, ...changes }),
+        ),
+        source,
+        options,
+      ).similarity;
+    const same = similarity({});
+    assert.equal(similarity({ PID: 4242, Resource: '/bin/other', Timestamp: 1721990999 }), same);
+    const others = [
+      similarity({ PodName: 'another-pod' }),
+      similarity({ Operation: 'File' }),
+      similarity({ Type: 'HostLog' }),
+      similarity({ PodName: undefined }),
+    ];
+    assert.equal(new Set([same, ...others]).size, 5);
+    // The same from a line merged as an object (one with a field the shipper sets).
+    assert.equal(similarity({}, true), similarity({}, true));
+    assert.notEqual(similarity({ PodName: 'another-pod' }, true), similarity({}, true));
+  });
+});
+
 describe('field helpers', () => {
   test('labels', () => {
     assert.deepEqual(parseLabels('a=1,b=x=y,,c=,=d,e'), { a: '1', b: 'x=y', c: '' });

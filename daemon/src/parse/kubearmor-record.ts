@@ -49,6 +49,11 @@ export interface ShippableRecord {
    * `kubernetes.*`), encoded once per file and again only when the pod's metadata changes.
    */
   suffix: Buffer;
+  /**
+   * Equal for records likely to be alike byte for byte (same Type, pod and operation): a bulk body
+   * puts them side by side, where compression finds the repeats (see BulkShipper).
+   */
+  similarity: number;
   reason: NotKubeArmorReason | undefined;
   flags: readonly RecordFlag[];
 }
@@ -158,6 +163,7 @@ export function buildRecord(
     bodyTo: m.closeAt,
     tail,
     suffix: sourceSuffix(source),
+    similarity: m.hashOf(OPERATION, m.hashOf(POD_NAME, hashText(m.type, FNV_OFFSET))) >>> 0,
     reason: undefined,
     flags: flags.length === 0 ? NO_FLAGS : flags,
   };
@@ -207,6 +213,9 @@ const MEMBER_NAMES = [
   'severity_num',
   'action_base',
   'action_policy',
+  // For grouping records alike in a bulk body (ShippableRecord.similarity).
+  'PodName',
+  'Operation',
 ] as const;
 const TYPE = 0;
 const TIMESTAMP = 1;
@@ -225,6 +234,8 @@ const KUBERNETES = 13;
 const SEVERITY_NUM = 14;
 const ACTION_BASE = 15;
 const ACTION_POLICY = 16;
+const POD_NAME = 17;
+const OPERATION = 18;
 
 const QUOTE = 0x22;
 
@@ -304,11 +315,30 @@ class LineMembers {
     return start < 0 ? undefined : this.bytes.toString('utf8', start, this.scanner.valueEnd[k]);
   }
 
+  /** FNV-1a of the member's value as written, going on from `h` (a value absent hashes as one byte 0xff). */
+  hashOf(k: number, h: number): number {
+    if (this.parsed !== undefined) return hashText(this.raw(k) ?? '\xff', h);
+    const start = this.scanner.valueStart[k] as number;
+    if (start < 0) return Math.imul(h ^ 0xff, FNV_PRIME);
+    const end = this.scanner.valueEnd[k] as number;
+    const b = this.bytes;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ (b[i] as number), FNV_PRIME);
+    return h;
+  }
+
   /** The whole line as an object (for the rare merge with the shipper's fields). */
   object(): Record<string, unknown> {
     this.parsed ??= JSON.parse(this.bytes.toString('utf8', this.from, this.to)) as Record<string, unknown>;
     return this.parsed;
   }
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 16777619;
+
+function hashText(text: string, h: number): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+  return h;
 }
 
 const members = new LineMembers(createObjectScanner(MEMBER_NAMES));
@@ -374,6 +404,7 @@ function relayRecord(
     bodyTo: body.length,
     tail: '',
     suffix: NO_BYTES,
+    similarity: 0,
     reason,
     flags,
   };

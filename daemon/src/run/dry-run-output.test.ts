@@ -25,6 +25,7 @@ test("stdout backed up, then drained before a reader asks: the reader does not w
     bodyTo: body.length,
     tail: '}',
     suffix: Buffer.alloc(0),
+    similarity: 0,
   } as ShippableRecord;
   dry.onRecord(file, record);
   assert.equal(dry.hasCapacity(), false, 'backed up');

@@ -15,6 +15,7 @@ import { Backoff } from '../ship/backoff.js';
 import { BulkShipper } from '../ship/bulk-shipper.js';
 import { DeadLetters } from '../ship/dead-letters.js';
 import { describeError, ElasticsearchHttp, type ElasticsearchRequester } from '../ship/elasticsearch-http.js';
+import { gzipEncoding } from '../ship/gzip-body.js';
 import { installTemplates, type SetupResult, withoutLifecycle } from '../ship/index-templates.js';
 import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
@@ -48,7 +49,14 @@ export interface ShipResult {
 export async function ship(config: ShipperConfig, options: ShipOptions): Promise<ShipResult> {
   const { logger, signal } = options;
   const counters = new Counters();
-  logger.info({ config: redactConfig(config), lineScan: LINE_SCAN }, 'starting');
+  logger.info(
+    {
+      config: redactConfig(config),
+      lineScan: LINE_SCAN,
+      gzip: config.elasticsearch.compression ? gzipEncoding() : 'off',
+    },
+    'starting',
+  );
   const store = new CheckpointStore(config.checkpointDir);
   const loaded = await store.load();
   if (loaded.status === 'missing')
