@@ -115,10 +115,6 @@ export class BulkShipper implements RecordConsumer {
     this.gzipBody = options.gzip ? createGzipBody() : undefined;
   }
 
-  /** What compresses bodies: 'webassembly', 'zlib', or 'none'. */
-  get compression(): string {
-    return this.gzipBody?.encoding ?? 'none';
-  }
 
   onRecord(file: TailedFile, record: ShippableRecord): void {
     const action = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n`;
