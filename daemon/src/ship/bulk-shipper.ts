@@ -115,7 +115,6 @@ export class BulkShipper implements RecordConsumer {
     this.gzipBody = options.gzip ? createGzipBody() : undefined;
   }
 
-
   onRecord(file: TailedFile, record: ShippableRecord): void {
     const action = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n`;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: a record that might not fit starts a new batch.
