@@ -3,9 +3,9 @@
 // the gzip header and trailer). zlib's level 1 is the cost that kept compression from being cheap:
 // bulk bodies are made of long repeats (the same members, pods and paths, document after
 // document), and a single hash probe per position, matches compared eight bytes at a time, and
-// probing that speeds up over a run of misses find them for well under half of zlib's time, at
-// zlib level 1's ratio. Every block gets its own Huffman codes; a block that would not be smaller
-// than its bytes is sent stored.
+// probing that speeds up over a run of misses find them in about two thirds of zlib's time, at
+// zlib level 1's ratio (grouping alike documents, BulkShipper, does the rest). Every block gets
+// its own Huffman codes; a block that would not be smaller than its bytes is sent stored.
 //
 // Streaming, in segments: the caller writes up to SEGMENT bytes at `segmentAt()`, calls
 // `compress(n, last)` and copies `compress`'s result from `outputAt()`. The last WINDOW bytes
