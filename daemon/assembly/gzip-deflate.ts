@@ -324,7 +324,8 @@ function writeDynamic(from: usize, nTokens: u32, last: bool): void {
   }
   for (let ds: u32 = 0; ds < 30; ds++)
     setU32(DIST_CODE, ds, u32At(CODE_D, ds) | ((<u32>unchecked(DIST_EXTRA[ds])) << 24));
-  // The tokens, with the bit buffer in locals.
+  // The tokens, with the bit buffer in locals: written out rather than through putBits, whose
+  // globals cost ~4 % of the encoder (measured).
   let p = from;
   let bb = bitBuf;
   let bc = bitCount;
