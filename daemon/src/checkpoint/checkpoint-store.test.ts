@@ -3,7 +3,6 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AckWindow } from './ack-window.js';
 import { CheckpointStore, type FileCheckpoint } from './checkpoint-store.js';
 
 let dir: string;
@@ -60,22 +59,4 @@ test('invalid entries are skipped, valid ones kept', async () => {
   const load = await store.load();
   assert.deepEqual(load.files, [entry]);
   assert.equal(load.status, 'ok (invalid entries skipped)');
-});
-
-test('the ack window: the checkpoint stops at the earliest unacknowledged record', () => {
-  const w = new AckWindow();
-  w.add(0);
-  w.add(100);
-  w.add(50); // a rejoined event that started before the one completed just before it
-  w.add(200);
-  assert.equal(w.earliestUnacked(), 0);
-  w.ack(100);
-  w.ack(200);
-  assert.equal(w.earliestUnacked(), 0);
-  w.ack(0);
-  assert.equal(w.earliestUnacked(), 50);
-  assert.equal(w.ack(999), false);
-  w.ack(50);
-  assert.equal(w.earliestUnacked(), undefined);
-  assert.equal(w.pending, 0);
 });

@@ -33,6 +33,8 @@ export interface ShippableRecord {
   /** Byte range of the file the record came from (its first line's start, its last line's end). */
   start: number;
   end: number;
+  /** Its place in the file's acknowledgement window, given when the file hands it over: `file.ack(record.ticket)`. */
+  ticket: number;
   /**
    * The document's JSON is the UTF-8 bytes `body[bodyFrom, bodyTo)` followed by `tail`. For a
    * KubeArmor record the body is the line as it came, up to its closing brace, and usually a view
@@ -157,6 +159,7 @@ export function buildRecord(
     index: indexName(options.indexPrefix, kind, timestamp),
     id,
     start: event.start,
+    ticket: -1,
     end: event.end,
     body: event.content,
     bodyFrom: event.contentFrom,
@@ -398,6 +401,7 @@ function relayRecord(
     index: indexName(options.indexPrefix, 'relay', timestamp),
     id,
     start: event.start,
+    ticket: -1,
     end: event.end,
     body,
     bodyFrom: 0,

@@ -25,7 +25,7 @@ export class DryRunOutput implements RecordConsumer {
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.records++;
-    file.ack(record.start);
+    file.ack(record.ticket);
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
   }
 

@@ -22,7 +22,7 @@ test('follows a file until stopped, picks up appends and new files, saves checkp
     const consumer: RecordConsumer = {
       onRecord(file: TailedFile, record: ShippableRecord) {
         seen.push(documentOf(record).Seq as number);
-        file.ack(record.start);
+        file.ack(record.ticket);
       },
       hasCapacity: () => true,
       waitForCapacity: async () => {},

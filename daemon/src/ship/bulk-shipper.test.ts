@@ -4,7 +4,14 @@ import type { TailedFile } from '../tail/tailed-file.js';
 import { groupedBySimilarity, type PendingDocument } from './bulk-shipper.js';
 
 const file = {} as TailedFile;
-const doc = (start: number): PendingDocument => ({ file, start, buffer: Buffer.alloc(0), from: 0, to: 0 });
+const doc = (start: number): PendingDocument => ({
+  file,
+  ticket: start,
+  start,
+  buffer: Buffer.alloc(0),
+  from: 0,
+  to: 0,
+});
 
 test('a batch grouped by similarity: each group where its first document was, each in arrival order', () => {
   const docs = [0, 1, 2, 3, 4, 5, 6].map(doc);

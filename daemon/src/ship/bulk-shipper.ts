@@ -41,6 +41,8 @@ export interface BatchOptions {
  */
 export interface PendingDocument {
   file: TailedFile;
+  ticket: number;
+  /** Where in the file it starts (a dead letter says so). */
   start: number;
   /** `{"create":…}\n<document>\n` is `buffer[from, to)`. */
   buffer: Buffer;
@@ -133,7 +135,7 @@ export class BulkShipper implements RecordConsumer {
     b.buffer[at++] = 0x0a;
     b.used = at;
     this.budget.take(at - from);
-    b.docs.push({ file, start: record.start, buffer: b.buffer, from, to: at });
+    b.docs.push({ file, ticket: record.ticket, start: record.start, buffer: b.buffer, from, to: at });
     if (this.gzipBody !== undefined) b.similarity.push(record.similarity);
     if (b.docs.length >= this.options.maxDocs || b.used >= this.options.maxBytes) this.flush();
     else if (this.batchTimer === undefined) {
@@ -289,7 +291,7 @@ export class BulkShipper implements RecordConsumer {
   }
 
   private done(doc: PendingDocument): void {
-    doc.file.ack(doc.start);
+    doc.file.ack(doc.ticket);
     this.budget.give(doc.to - doc.from);
   }
 }

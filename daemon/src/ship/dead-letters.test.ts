@@ -33,6 +33,7 @@ function doc(i: number): PendingDocument {
   );
   return {
     file: { path: '/var/log/containers/relay.log' } as TailedFile,
+    ticket: i,
     start: i * 100,
     buffer,
     from: 0,

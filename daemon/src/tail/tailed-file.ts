@@ -17,7 +17,7 @@ import { type ByteSource, readHead } from './byte-source.js';
 import { type FileIdentity, hashHead } from './file-identity.js';
 import { LineReader, type LineSink } from './line-reader.js';
 
-/** Receives every record; acknowledges it later with `file.ack(record.start)`. */
+/** Receives every record; acknowledges it later with `file.ack(record.ticket)`. */
 export interface RecordConsumer {
   /** The record's body is a view of the read buffer: what is kept past the call must be copied. */
   onRecord(file: TailedFile, record: ShippableRecord): void;
@@ -122,7 +122,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     this.counters.inc('records', record.kind);
     if (record.reason !== undefined) this.counters.inc('bad_lines', record.reason);
     for (const flag of record.flags) this.counters.inc('record_flags', flag);
-    this.acks.add(record.start);
+    record.ticket = this.acks.add(record.start);
     this.consumer.onRecord(this, record);
   }
 
@@ -142,8 +142,8 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     this.atEnd = false;
   }
 
-  ack(start: number): void {
-    this.acks.ack(start);
+  ack(ticket: number): void {
+    this.acks.ack(ticket);
   }
 
   /** Where reading may resume without losing or repeating an unacknowledged record. */

@@ -107,7 +107,7 @@ class ModelConsumer implements RecordConsumer {
     const keep: typeof this.pending = [];
     for (const p of this.pending) {
       if (this.rnd.next() < fraction) {
-        p.file.ack(p.record.start);
+        p.file.ack(p.record.ticket);
         this.ackedIds.add(p.record.id);
       } else keep.push(p);
     }

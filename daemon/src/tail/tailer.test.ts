@@ -29,7 +29,7 @@ class Collector implements RecordConsumer {
   records: ShippableRecord[] = [];
   onRecord(file: TailedFile, record: ShippableRecord): void {
     this.records.push(keptRecord(record));
-    file.ack(record.start);
+    file.ack(record.ticket);
   }
   hasCapacity(): boolean {
     return true;
@@ -313,7 +313,7 @@ describe('backpressure', () => {
       onRecord(file, record) {
         got.push(Number(documentOf(record).Seq));
         room--;
-        file.ack(record.start);
+        file.ack(record.ticket);
       },
       hasCapacity: () => room > 0,
       waitForCapacity: async () => {
