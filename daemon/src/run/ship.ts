@@ -3,6 +3,7 @@
 // On SIGTERM/SIGINT: stop reading, give in-flight batches `shutdownGraceMs` to be acknowledged,
 // save checkpoints (only what was acknowledged), exit 0.
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { deadLetterFilePath, redactConfig, type ShipperConfig } from '../config/shipper-config.js';
 import { startPodWatch } from '../enrich/pod-watch.js';
@@ -145,6 +146,9 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         return problems;
       },
     });
+    // The port it got (with `--http-port 0`, one the system chose).
+    const { port } = server.address() as AddressInfo;
+    logger.info({ host: config.http.host, port }, 'status endpoint listening');
   }
   const pinger = setInterval(() => {
     if (Date.now() - lastReachable < 10_000) return;

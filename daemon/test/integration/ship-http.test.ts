@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper, shipArgs, startShipper } from '../support/shipper-process.js';
+import { runShipper, shipArgs, startShipper, statusPort } from '../support/shipper-process.js';
 
 let client: Client;
 let corpus: Corpus;
@@ -26,14 +26,14 @@ after(async () => {
 });
 
 test('/metrics, /healthz and /readyz of a running daemon', async () => {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const running = startShipper([
     'run',
     ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: testEsUrl(), prefix }),
     '--http-port',
-    String(port),
+    '0',
   ]);
   try {
+    const port = await statusPort(running);
     const base = `http://127.0.0.1:${port}`;
     let metrics = '';
     for (let i = 0; i < 100; i++) {

@@ -18,10 +18,11 @@ import {
   adminConfig,
   applyManifest,
   createIfAbsent,
+  freePort,
   testKubeconfig,
   writeKubeconfig,
 } from '../support/kubernetes.js';
-import { type Running, shipArgs, startShipper } from '../support/shipper-process.js';
+import { type Running, shipArgs, startShipper, statusPort } from '../support/shipper-process.js';
 
 const suffix = randomBytes(3).toString('hex');
 const nodeName = `node-${suffix}`;
@@ -174,7 +175,6 @@ async function startFollowing(
   kubeconfig: string,
   yaml: string,
 ): Promise<{ run: Running; port: number }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const config = join(dir, `${name}.yaml`);
   await writeFile(config, yaml);
   const run = startShipper(
@@ -189,11 +189,11 @@ async function startFollowing(
         prefix,
       }),
       '--http-port',
-      String(port),
+      '0',
     ],
     { KUBECONFIG: kubeconfig, NODE_NAME: nodeName, SHIPPER_KUBERNETES_METADATA: 'on' },
   );
-  return { run, port };
+  return { run, port: await statusPort(run) };
 }
 
 async function stop(run: Running): Promise<void> {
@@ -279,7 +279,7 @@ test('documents get their pod: labels, owner, Deployment; a relabel is picked up
 });
 
 test('the API server stops mid-run: shipping goes on, marked partial where unknown; it comes back: the watch recovers', async () => {
-  const server = new ApiServer(27_000 + Math.floor(Math.random() * 1000));
+  const server = new ApiServer(await freePort());
   await server.start();
   const token = (await import('node:fs'))
     .readFileSync(join(testKubeconfig(), '..', 'admin.token'), 'utf8')
@@ -316,8 +316,12 @@ test('the API server stops mid-run: shipping goes on, marked partial where unkno
       /kubearmor_shipper_kubernetes_watch_reconnects_total\{reason="error"\} [1-9]/,
     );
   } finally {
-    await stop(run);
-    await server.stop();
+    // Its own API server is a child of this process: left running, the file would never end.
+    try {
+      await stop(run);
+    } finally {
+      await server.stop();
+    }
   }
 });
 

@@ -1,5 +1,6 @@
 // Runs the shipper's CLI as a child process, as a user (or a kubelet) would.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
@@ -47,6 +48,24 @@ export function logLines(stdout: string): { msg: string; [key: string]: unknown 
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string });
+}
+
+/**
+ * The port of a running shipper's status endpoint, from its log line: tests pass `--http-port 0`
+ * and the system picks a free one (a random port of their own may already be taken).
+ */
+export async function statusPort(running: Running): Promise<number> {
+  for (let i = 0; i < 300; i++) {
+    const { stdout, stderr } = running.output();
+    const complete = stdout.slice(0, stdout.lastIndexOf('\n') + 1);
+    const line = logLines(complete).find((l) => l.msg === 'status endpoint listening');
+    if (line !== undefined) return line.port as number;
+    if (running.child.exitCode !== null)
+      throw new Error(`the shipper exited (${running.child.exitCode}):\n${stderr}${stdout.slice(-3000)}`);
+    await sleep(100);
+  }
+  running.child.kill('SIGKILL');
+  throw new Error('the shipper did not log its status endpoint in 30 s');
 }
 
 export interface StoppedSummary {
