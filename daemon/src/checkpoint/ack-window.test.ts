@@ -21,18 +21,6 @@ test('the ack window: the checkpoint stops at the earliest unacknowledged record
   assert.equal(w.pending, 0);
 });
 
-test('the ack window: a ticket from before a clear acknowledges nothing after it', () => {
-  const w = new AckWindow();
-  const old = w.add(10);
-  w.clear();
-  const fresh = w.add(10);
-  assert.notEqual(old, fresh);
-  assert.equal(w.ack(old), false);
-  assert.equal(w.earliestUnacked(), 10);
-  assert.equal(w.ack(fresh), true);
-  assert.equal(w.pending, 0);
-});
-
 test('the ack window: acknowledgements in random order agree with a plain model, across compaction', () => {
   let seed = 7;
   const random = (n: number) => {

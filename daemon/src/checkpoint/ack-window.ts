@@ -8,7 +8,7 @@ export class AckWindow {
   private starts: number[] = [];
   private acked: boolean[] = [];
   private head = 0;
-  /** The ticket of `starts[0]`: tickets keep counting up across compaction and `clear`. */
+  /** The ticket of `starts[0]`: tickets keep counting up across compaction. */
   private base = 0;
   private unacked = 0;
 
@@ -24,7 +24,7 @@ export class AckWindow {
     return this.base + this.starts.length - 1;
   }
 
-  /** Marks the record with this ticket acknowledged; false if it is not pending (or was cleared). */
+  /** Marks the record with this ticket acknowledged; false if it is not pending. */
   ack(ticket: number): boolean {
     const i = ticket - this.base;
     if (i < this.head || i >= this.starts.length || this.acked[i]) return false;
@@ -44,15 +44,6 @@ export class AckWindow {
       }
     }
     return min;
-  }
-
-  /** Forgets everything (the file was truncated and its records will never be acknowledged in place). */
-  clear(): void {
-    this.base += this.starts.length;
-    this.starts = [];
-    this.acked = [];
-    this.head = 0;
-    this.unacked = 0;
   }
 
   private advance(): void {
