@@ -7,12 +7,14 @@
 #   scripts/elasticsearch.sh url              print the URL it serves (whether up or not)
 #   scripts/elasticsearch.sh home             fetch the distribution if needed, print its directory
 #                                             and, on a second line, the JDK it runs on
+#   scripts/elasticsearch.sh java             print the JDK it would run on (exit 1 if none fits)
 #
 # It is Elastic's runnable integ-test distribution from Maven Central (no bundled JDK, only the
 # transport-netty4, x-pack-core, x-pack-security and apm modules). Security is off: this instance
 # listens on 127.0.0.1 only and exists for tests. Environment:
 #   ES_VERSION    (default below)      ES_PORT      HTTP port (default 9250)
-#   ES_HEAP       heap size (512m)     ES_JAVA_HOME a JDK 17+ (default: the `java` on PATH)
+#   ES_HEAP       heap size (512m)     ES_JAVA_HOME a JDK 17+ (21+ for 9.x; default: the `java` on
+#                                      PATH if new enough, else the newest under /usr/lib/jvm)
 #   ES_STATE_DIR  where the distribution, data and logs live (default .cache/elasticsearch)
 #   ES_USER       unprivileged user used when run as root (default kubearmor-es)
 #   ES_JAVA_EXTRA_OPTS  more JVM options; the tests' short-lived nodes pass -XX:TieredStopAtLevel=1
@@ -87,13 +89,37 @@ choose_state_dir() {
   keep_file="$node_dir/keep"
 }
 
+# The feature version of the java in a JDK home (17, 21, 25…), or 0.
+java_major() {
+  "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n 1 | cut -d. -f1 || echo 0
+}
+
+# ES_JAVA_HOME, else the `java` on PATH if new enough for this version (8.x: 17, 9.x: 21), else the
+# newest JDK under /usr/lib/jvm that is.
 find_java_home() {
   if [ -n "${ES_JAVA_HOME:-}" ]; then
     echo "$ES_JAVA_HOME"
     return
   fi
-  command -v java >/dev/null 2>&1 || die "no java on PATH; install a JDK 17+ or set ES_JAVA_HOME"
-  java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.home = //p' | head -n 1
+  local need=17 home candidate best="" best_major=0 major
+  case "$ES_VERSION" in 8.*) ;; *) need=21 ;; esac
+  if command -v java >/dev/null 2>&1; then
+    home="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.home = //p' | head -n 1)"
+    if [ -n "$home" ] && [ "$(java_major "$home")" -ge "$need" ]; then
+      echo "$home"
+      return
+    fi
+  fi
+  for candidate in /usr/lib/jvm/*; do
+    [ -x "$candidate/bin/java" ] || continue
+    major="$(java_major "$candidate")"
+    if [ "${major:-0}" -gt "$best_major" ]; then
+      best="$candidate"
+      best_major="$major"
+    fi
+  done
+  [ "$best_major" -ge "$need" ] || die "Elasticsearch $ES_VERSION needs a JDK $need+: none on PATH or under /usr/lib/jvm; set ES_JAVA_HOME"
+  echo "$best"
 }
 
 fetch_distribution() {
@@ -122,11 +148,16 @@ install_security_analysis() {
   local stamp
   stamp="$ES_VERSION $(cat "$src"/src/org/kubearmor/securityanalysis/*.java | sha256sum | cut -c1-16)"
   [ "$(cat "$dest/.built-from" 2>/dev/null)" = "$stamp" ] && return 0
-  command -v javac >/dev/null 2>&1 || die "javac (a JDK 17+) is needed to build $src"
+  # The JDK the node runs on compiles it: 9.x's jars are Java 21 class files, which a JDK 17 cannot read.
+  local javac
+  javac="$(find_java_home)/bin/javac"
+  [ -x "$javac" ] || javac="$(command -v javac)" || die "javac (a JDK 17+) is needed to build $src"
+  local release=17
+  case "$ES_VERSION" in 8.*) ;; *) release=21 ;; esac
   local build="$dist_dir/security-analysis.build"
   rm -rf "$build" "$dest"
   mkdir -p "$build/classes" "$dest"
-  javac --release 17 -nowarn -d "$build/classes" -cp "$es_home/lib/*" \
+  "$javac" --release "$release" -nowarn -d "$build/classes" -cp "$es_home/lib/*" \
     "$src"/src/org/kubearmor/securityanalysis/*.java >&2 || die "could not compile $src"
   (cd "$build/classes" && jar cf "$dest/security-analysis.jar" .)
   sed "s/@ES_VERSION@/$ES_VERSION/" "$src/plugin-descriptor.properties" >"$dest/plugin-descriptor.properties"
@@ -312,6 +343,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   url) echo "$url" ;;
+  java) find_java_home ;;
   home)
     choose_state_dir
     fetch_distribution
@@ -323,7 +355,7 @@ case "${1:-}" in
     [ -f "$keep_file" ]
     ;;
   *)
-    echo "usage: $0 start [--keep] | stop | status | url | home" >&2
+    echo "usage: $0 start [--keep] | stop | status | url | java | home | kept" >&2
     exit 2
     ;;
 esac

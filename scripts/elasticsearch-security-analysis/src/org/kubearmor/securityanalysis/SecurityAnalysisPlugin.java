@@ -2,6 +2,7 @@ package org.kubearmor.securityanalysis;
 
 import java.io.IOException;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import org.apache.lucene.analysis.CharArraySet;
 import org.apache.lucene.analysis.TokenFilter;
@@ -9,7 +10,6 @@ import org.apache.lucene.analysis.TokenStream;
 import org.apache.lucene.analysis.email.UAX29URLEmailTokenizer;
 import org.apache.lucene.analysis.pattern.PatternCaptureGroupTokenFilter;
 import org.apache.lucene.analysis.tokenattributes.CharTermAttribute;
-import org.elasticsearch.index.analysis.AbstractTokenFilterFactory;
 import org.elasticsearch.index.analysis.TokenFilterFactory;
 import org.elasticsearch.index.analysis.TokenizerFactory;
 import org.elasticsearch.indices.analysis.AnalysisModule.AnalysisProvider;
@@ -41,21 +41,22 @@ public final class SecurityAnalysisPlugin extends Plugin implements AnalysisPlug
           Pattern[] patterns =
               settings.getAsList("patterns").stream().map(Pattern::compile).toArray(Pattern[]::new);
           boolean preserveOriginal = settings.getAsBoolean("preserve_original", true);
-          return new AbstractTokenFilterFactory(name, settings) {
-            @Override
-            public TokenStream create(TokenStream input) {
-              return new PatternCaptureGroupTokenFilter(input, preserveOriginal, patterns);
-            }
-          };
+          return new NamedFilter(
+              name, input -> new PatternCaptureGroupTokenFilter(input, preserveOriginal, patterns));
         },
         "unique",
-        (indexSettings, environment, name, settings) ->
-            new AbstractTokenFilterFactory(name, settings) {
-              @Override
-              public TokenStream create(TokenStream input) {
-                return new UniqueTermFilter(input);
-              }
-            });
+        (indexSettings, environment, name, settings) -> new NamedFilter(name, UniqueTermFilter::new));
+  }
+
+  /**
+   * The factory interface itself, not AbstractTokenFilterFactory: that one's constructor changed
+   * between 8.x (name, settings) and 9.x (name), and the plugin is built against both.
+   */
+  record NamedFilter(String name, UnaryOperator<TokenStream> filter) implements TokenFilterFactory {
+    @Override
+    public TokenStream create(TokenStream input) {
+      return filter.apply(input);
+    }
   }
 
   /** Passes each term the first time it occurs in the stream only. */
