@@ -6,15 +6,24 @@
 # The same tests also run, at the same time, on the Node the image runs (the Dockerfile's node:22):
 # TEST_NODE_VERSIONS lists exact versions to run them on besides this machine's (default below; ''
 # for none), e.g. TEST_NODE_VERSIONS="22.23.3 24.21.0", each fetched once by scripts/node-binary.sh.
+# Those other passes run against a second Elasticsearch, of the version TEST_ES_VERSION_2 (default
+# below: the newest 9.x on Maven Central; '' for the same node as this machine's pass), whose own
+# test nodes (outage, security) are that version too: every test runs against 8.x and 9.x. 9.x
+# needs a JDK 21+ (see scripts/elasticsearch.sh); without one the other passes use the first node.
 # TEST_ES_URL=<url> / TEST_KUBECONFIG=<file> use ones you already run instead (nothing is started
-# or stopped). Ones started by hand (`npm run es:start`, `scripts/kube-apiserver.sh start --keep`)
-# are reused and left running.
+# or stopped; with TEST_ES_URL every pass uses that node). Ones started by hand (`npm run
+# es:start`, `scripts/kube-apiserver.sh start --keep`) are reused and left running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 es_out="$(mktemp)"
 kube_out="$(mktemp)"
 es_pid=""
+es2_out="$(mktemp)"
+es2_pid=""
+es2_version="${TEST_ES_VERSION_2-9.2.4}"
+es2_port=9270
+stop_es2=0
 kube_pid=""
 extra_pids=()
 stop_es=0
@@ -22,10 +31,12 @@ stop_kube=0
 cleanup() {
   for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -n "$es_pid" ] && wait "$es_pid" 2>/dev/null
+  [ -n "$es2_pid" ] && wait "$es2_pid" 2>/dev/null
   [ -n "$kube_pid" ] && wait "$kube_pid" 2>/dev/null
   [ "$stop_es" = 1 ] && bash scripts/elasticsearch.sh stop || true
+  [ "$stop_es2" = 1 ] && ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh stop || true
   [ "$stop_kube" = 1 ] && bash scripts/kube-apiserver.sh stop || true
-  rm -f "$es_out" "$kube_out"
+  rm -f "$es_out" "$es2_out" "$kube_out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -36,6 +47,16 @@ if [ -z "${TEST_ES_URL:-}" ]; then
   bash scripts/elasticsearch.sh start >"$es_out" &
   es_pid=$!
   bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es=1
+  if [ -n "$es2_version" ] && [ -n "${TEST_NODE_VERSIONS-22.23.3}" ] &&
+    ! ES_VERSION="$es2_version" bash scripts/elasticsearch.sh java >/dev/null; then
+    echo "== no JDK for Elasticsearch $es2_version: the other Node versions' tests use the first node too"
+    es2_version=""
+  fi
+  if [ -n "$es2_version" ] && [ -n "${TEST_NODE_VERSIONS-22.23.3}" ]; then
+    ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh start >"$es2_out" &
+    es2_pid=$!
+    ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es2=1
+  fi
 fi
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
   bash scripts/kube-apiserver.sh start >"$kube_out" &
@@ -62,6 +83,12 @@ if [ -n "$es_pid" ]; then
   es_pid=""
   TEST_ES_URL="$last_line"
 fi
+es2_url="$TEST_ES_URL"
+if [ -n "$es2_pid" ]; then
+  started "elasticsearch $es2_version" "$es2_pid" "$es2_out"
+  es2_pid=""
+  es2_url="$last_line"
+fi
 if [ -n "$kube_pid" ]; then
   started kube-apiserver "$kube_pid" "$kube_out"
   kube_pid=""
@@ -69,21 +96,25 @@ if [ -n "$kube_pid" ]; then
 fi
 export TEST_ES_URL TEST_KUBECONFIG
 echo "tests use Elasticsearch at $TEST_ES_URL and the kube-apiserver of $TEST_KUBECONFIG"
+[ "$es2_url" = "$TEST_ES_URL" ] || echo "the other Node versions' tests use Elasticsearch $es2_version at $es2_url"
 
 # Node 20's runner finds no .ts files when given a directory, so pass the list.
 mapfile -t files < <(find daemon dashboards deployments scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 [ "${#files[@]}" -gt 0 ] || { echo "no test files found" >&2; exit 1; }
-# The passes on other Node versions run at the same time as this machine's, against the same
-# Elasticsearch and API server: each uses its own ports for the nodes its tests start, and every
-# test its own index prefix and namespace. Their output follows this pass's.
+# The passes on other Node versions run at the same time as this machine's, against the second
+# Elasticsearch (or the same one) and the same API server: each uses its own ports for the nodes
+# its tests start, and every test its own index prefix and namespace. Their output follows this
+# pass's.
 extra_logs=()
 i=0
 for version in ${TEST_NODE_VERSIONS-22.23.3}; do
   i=$((i + 1))
   bin_dir="$(bash scripts/node-binary.sh "$version")"
   log="$(mktemp)"
-  PATH="$bin_dir:$PATH" TEST_ES_OUTAGE_PORT=$((9251 + i)) TEST_ES_SECURE_PORT=$((9260 + i)) \
-    node --import tsx --test --test-reporter=spec "${files[@]}" >"$log" 2>&1 &
+  es2_env=()
+  if [ "$es2_url" != "$TEST_ES_URL" ]; then es2_env=(ES_VERSION="$es2_version"); fi
+  env PATH="$bin_dir:$PATH" TEST_ES_URL="$es2_url" TEST_ES_OUTAGE_PORT=$((9251 + i)) TEST_ES_SECURE_PORT=$((9260 + i)) \
+    "${es2_env[@]}" node --import tsx --test --test-reporter=spec "${files[@]}" >"$log" 2>&1 &
   extra_pids+=("$!")
   extra_logs+=("$version $log")
 done
@@ -93,7 +124,7 @@ node --import tsx --test --test-reporter=spec "${files[@]}" || status=1
 for j in "${!extra_pids[@]}"; do
   read -r version log <<<"${extra_logs[$j]}"
   wait "${extra_pids[$j]}" || status=1
-  echo "== the same tests on Node $version"
+  echo "== the same tests on Node $version, against Elasticsearch at $es2_url"
   cat "$log"
   rm -f "$log"
 done
