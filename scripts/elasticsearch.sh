@@ -84,7 +84,8 @@ choose_state_dir() {
   mkdir -p "$state_dir"
   dist_dir="$state_dir/dist"
   es_home="$dist_dir/elasticsearch-$ES_VERSION"
-  node_dir="$state_dir/node-$ES_PORT"
+  # Per version too: a node's data, once a newer major has opened it, cannot go back to an older one.
+  node_dir="$state_dir/node-$ES_PORT-$ES_VERSION"
   pid_file="$node_dir/es.pid"
   keep_file="$node_dir/keep"
 }
