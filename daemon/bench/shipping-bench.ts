@@ -402,8 +402,11 @@ try {
       `best of ${corpusRuns} interleaved runs each; CPU s from best to worst: ceiling ${spread(ceilings)}, (1) ${spread(toSinks)}, (1) compression off ${spread(toSinksPlain)}`,
     );
   }
+  const withReading = top.cpuSeconds + read.cpuSeconds;
+  const ratioWithReading = (m: Measured) => (withReading / m.cpuSeconds).toFixed(2);
   console.log(
-    `not in the ceiling: reading the files (gunzip of the rotated ones) ${read.cpuSeconds.toFixed(2)} CPU s; ceiling with it ${(top.cpuSeconds + read.cpuSeconds).toFixed(2)} CPU s`,
+    `not in the ceiling: reading the files (gunzip of the rotated ones) ${read.cpuSeconds.toFixed(2)} CPU s; ceiling with it ${withReading.toFixed(2)} CPU s, ` +
+      `ratio to that: (1) ${ratioWithReading(toSink)}, (1) compression off ${ratioWithReading(toSinkPlain)}`,
   );
   if (backlog !== undefined) {
     const b = backlog;
