@@ -4,7 +4,7 @@
 //       and again with compression off (the ceiling compresses nothing);
 //   (2) files → the real local Elasticsearch.
 // It also prints what reading the files costs (the rotated ones gunzipped), which the ceiling
-// leaves out and the shipper cannot.
+// leaves out and the shipper cannot, and the ratios to a ceiling with that reading in it.
 // The shipper runs as the built bundle in a child process pinned to one core (taskset), measured by
 // GNU time, so its CPU seconds and peak RSS are its own, start-up included. BENCH_LINES sets the
 // corpus size (default 300000, about 300 MB).
