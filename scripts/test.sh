@@ -5,7 +5,7 @@
 # .cache/kube), overlapped with lint, type-check and Elasticsearch's start.
 # The same tests also run, at the same time, on the Node the image runs (the Dockerfile's node:22):
 # TEST_NODE_VERSIONS lists exact versions to run them on besides this machine's (default below; ''
-# for none), e.g. TEST_NODE_VERSIONS="22.23.3 24.21.0", each fetched once by scripts/node-binary.sh.
+# for none), e.g. TEST_NODE_VERSIONS="22.23.3 24.22.3", each fetched once by scripts/node-binary.sh.
 # Those other passes run against a second Elasticsearch, of the version TEST_ES_VERSION_2 (default
 # below: the newest 9.x on Maven Central; '' for the same node as this machine's pass), whose own
 # test nodes (outage, security) are that version too: every test runs against 8.x and 9.x. 9.x
