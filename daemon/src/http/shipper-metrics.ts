@@ -19,6 +19,38 @@ const PREFIX = 'kubearmor_shipper_';
 
 type PromClient = typeof import('prom-client');
 
+/**
+ * Every pipeline counter, exported as `<name>_total`: help text and label. A record over the
+ * counter names, so a counter added to the pipeline cannot be left off the endpoint.
+ */
+export const COUNTER_METRICS: { readonly [K in CounterName]: readonly [help: string, label?: string] } = {
+  lines_read: ['Physical lines read from log files'],
+  bytes_read: ['Bytes read from log files'],
+  records: ['Records made from log lines, by kind (alert, log, message, relay)', 'kind'],
+  bad_lines: ['Lines that are not KubeArmor records, by reason (kept as relay records)', 'reason'],
+  record_flags: ['Records flagged (truncated, invalid_utf8, unknown_type, timestamp_fallback)', 'flag'],
+  documents: ['Documents by outcome: indexed, already_present (409), retried, dead_lettered', 'result'],
+  dead_letters: ['Rejected documents stored, by where (index or file)', 'where'],
+  bulk_requests: ['Bulk requests answered by Elasticsearch'],
+  bulk_request_errors: ['Bulk requests that failed as a whole (retried), by status or error', 'kind'],
+  bytes_lost: ['Bytes that could not be read, by reason', 'reason'],
+  bytes_skipped_long_lines: [
+    'Bytes of lines past maxEventBytes + 64 KiB, skipped unread (the line is indexed cut, flagged truncated)',
+  ],
+  rotations: ['Files rotated away or deleted while being read'],
+  truncations: ['Files truncated in place (copy-truncate)'],
+  files_opened: ['Files opened'],
+  files_released: ['Files read to their end and let go'],
+  checkpoint_problems: ['Checkpoint files found missing entries or corrupt at start'],
+  kubernetes_lists: ['Pod lists of this node from the Kubernetes API'],
+  kubernetes_watch_reconnects: [
+    'Pod watch reconnections, by reason (closed, expired, error, watchdog)',
+    'reason',
+  ],
+  kubernetes_api_errors: ['Failed pod list/watch calls, by HTTP status or "request"', 'status'],
+  namespace_label_fetches: ['Namespace label reads, by outcome (ok, error)', 'outcome'],
+};
+
 export class ShipperMetrics {
   readonly registry: Registry;
   readonly bulkLatency: Histogram;
@@ -43,7 +75,10 @@ export class ShipperMetrics {
         },
       });
     };
-    const counter = (name: CounterName, help: string, label?: string) => {
+    for (const [name, [help, label]] of Object.entries(COUNTER_METRICS) as [
+      CounterName,
+      (typeof COUNTER_METRICS)[CounterName],
+    ][]) {
       new Counter({
         name: `${PREFIX}${name}_total`,
         help,
@@ -57,42 +92,7 @@ export class ShipperMetrics {
           }
         },
       });
-    };
-    counter('lines_read', 'Physical lines read from log files');
-    counter('bytes_read', 'Bytes read from log files');
-    counter('records', 'Records made from log lines, by kind (alert, log, message, relay)', 'kind');
-    counter('bad_lines', 'Lines that are not KubeArmor records, by reason (kept as relay records)', 'reason');
-    counter(
-      'record_flags',
-      'Records flagged (truncated, invalid_utf8, unknown_type, timestamp_fallback)',
-      'flag',
-    );
-    counter(
-      'documents',
-      'Documents by outcome: indexed, already_present (409), retried, dead_lettered',
-      'result',
-    );
-    counter('dead_letters', 'Rejected documents stored, by where (index or file)', 'where');
-    counter('bulk_requests', 'Bulk requests answered by Elasticsearch');
-    counter(
-      'bulk_request_errors',
-      'Bulk requests that failed as a whole (retried), by status or error',
-      'kind',
-    );
-    counter('bytes_lost', 'Bytes that could not be read, by reason', 'reason');
-    counter('rotations', 'Files rotated away or deleted while being read');
-    counter('truncations', 'Files truncated in place (copy-truncate)');
-    counter('files_opened', 'Files opened');
-    counter('files_released', 'Files read to their end and let go');
-    counter('checkpoint_problems', 'Checkpoint files found missing entries or corrupt at start');
-    counter('kubernetes_lists', 'Pod lists of this node from the Kubernetes API');
-    counter(
-      'kubernetes_watch_reconnects',
-      'Pod watch reconnections, by reason (closed, expired, error, watchdog)',
-      'reason',
-    );
-    counter('kubernetes_api_errors', 'Failed pod list/watch calls, by HTTP status or "request"', 'status');
-    counter('namespace_label_fetches', 'Namespace label reads, by outcome (ok, error)', 'outcome');
+    }
     this.bulkLatency = new Histogram({
       name: `${PREFIX}bulk_latency_seconds`,
       help: 'Round trip of bulk requests',
