@@ -227,6 +227,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         documents: counters.byLabel('documents'),
         deadLetters: counters.byLabel('dead_letters'),
         bytesLost: counters.byLabel('bytes_lost'),
+        bytesSkippedLongLines: counters.get('bytes_skipped_long_lines'),
         unacknowledged: shipper.pendingDocuments,
       },
       'stopped',

@@ -20,6 +20,7 @@ export function formatSummary(
     line(counters, 'bad_lines', 'not KubeArmor (kept as relay records)') +
     line(counters, 'record_flags', 'flagged') +
     line(counters, 'bytes_lost', 'bytes lost') +
+    `bytes skipped unread in over-long lines: ${counters.get('bytes_skipped_long_lines') || 'none'}\n` +
     `checkpoints: ${checkpoint.checkpointFiles} files in ${checkpoint.checkpointPath}\n`
   );
 }

@@ -43,7 +43,7 @@ export class LineReader {
   /** Set while skipping the rest of an over-long line; holds its kept beginning. */
   private longPrefix: Buffer | undefined;
   private longStart = 0;
-  /** Bytes of over-long lines skipped. */
+  /** Bytes of over-long lines skipped since `takeSkippedBytes` last took them. */
   skippedBytes = 0;
   /** Whether the content read is still the file's (see TailedFile); a false answer stops reading. */
   verify: (() => Promise<boolean>) | undefined;
@@ -72,6 +72,13 @@ export class LineReader {
   /** End of the last complete line delivered (or skipped). */
   get consumed(): number {
     return this.done;
+  }
+
+  /** The bytes skipped so far, counted once: the tailer takes them after every read. */
+  takeSkippedBytes(): number {
+    const n = this.skippedBytes;
+    this.skippedBytes = 0;
+    return n;
   }
 
   /** Bytes held for a line not complete yet. */

@@ -195,6 +195,8 @@ export class Tailer {
         f.atEndSince = this.now();
       } else {
         this.counters.inc('bytes_read', '', n);
+        // Counted as they are skipped, not when the file goes: the live file may never go.
+        this.counters.inc('bytes_skipped_long_lines', '', f.reader.takeSkippedBytes());
         total += n;
       }
     }
@@ -333,7 +335,7 @@ export class Tailer {
     // An incomplete last line will never be completed: count it; rejoin pieces already read.
     this.counters.inc('bytes_lost', 'incomplete_at_end', f.reader.pendingBytes);
     f.decoder.flush(f.reader.consumed);
-    this.counters.inc('bytes_skipped_long_lines', '', f.reader.skippedBytes);
+    this.counters.inc('bytes_skipped_long_lines', '', f.reader.takeSkippedBytes());
     f.closed = true;
     f.reader.releaseBuffer(true);
     this.byInode.delete(`${f.identity.dev}:${f.identity.ino}`);

@@ -78,6 +78,9 @@ test('a malformed corpus: no crash, no stall, every bad record counted, the reje
   assert.deepEqual(summary.badLines, { truncated: 1, invalid_json: 1, stderr: 2, empty: 1 });
   assert.equal(summary.flags.invalid_utf8, 1);
   assert.equal(summary.flags.truncated, 1);
+  // The 5 MiB line: past the default maxEventBytes (1 MiB) + 64 KiB it is skipped unread, and counted.
+  const longLine = (parts.find((p) => p.length > 5 * 1024 * 1024) as Buffer).length - 1;
+  assert.equal(summary.bytesSkippedLongLines, longLine - ((1 << 20) + 64 * 1024));
   const { indexed = 0, dead_lettered = 0 } = summary.documents;
   assert.equal(indexed + dead_lettered, parts.length);
   assert.ok(dead_lettered >= 1, JSON.stringify(summary.documents));

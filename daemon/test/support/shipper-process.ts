@@ -76,6 +76,7 @@ export interface StoppedSummary {
   documents: Record<string, number>;
   deadLetters: Record<string, number>;
   bytesLost: Record<string, number>;
+  bytesSkippedLongLines: number;
   unacknowledged: number;
 }
 
