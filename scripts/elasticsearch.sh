@@ -141,6 +141,16 @@ fetch_distribution() {
   rm -rf "$es_home.tmp"
 }
 
+# Fetches the distribution and builds the test plugin, one start at a time: the test command starts
+# two versions at once, and Maven's local repository and the build directories are shared.
+prepare_distribution() {
+  exec 8>"$state_dir/.lock-distributions"
+  flock 8
+  fetch_distribution
+  install_security_analysis
+  flock -u 8
+}
+
 # The test plugin of the `.security` index's analysis components (see the top of this file),
 # rebuilt when its source changes.
 install_security_analysis() {
@@ -155,7 +165,7 @@ install_security_analysis() {
   [ -x "$javac" ] || javac="$(command -v javac)" || die "javac (a JDK 17+) is needed to build $src"
   local release=17
   case "$ES_VERSION" in 8.*) ;; *) release=21 ;; esac
-  local build="$dist_dir/security-analysis.build"
+  local build="$dist_dir/security-analysis-$ES_VERSION.build"
   rm -rf "$build" "$dest"
   mkdir -p "$build/classes" "$dest"
   "$javac" --release "$release" -nowarn -d "$build/classes" -cp "$es_home/lib/*" \
@@ -260,8 +270,7 @@ cmd_start() {
   fi
   # Leftovers of a killed run that never opened the port: stop them before starting anew.
   stop_node_processes
-  fetch_distribution
-  install_security_analysis
+  prepare_distribution
   write_config
   rm -f "$pid_file" "$keep_file"
   if is_root; then chown -R "$ES_USER:" "$state_dir"; fi
@@ -347,7 +356,7 @@ case "${1:-}" in
   java) find_java_home ;;
   home)
     choose_state_dir
-    fetch_distribution
+    prepare_distribution
     echo "$es_home"
     find_java_home
     ;;

@@ -29,7 +29,10 @@ extra_pids=()
 stop_es=0
 stop_kube=0
 cleanup() {
-  for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Every step, whatever failed before it: a failed start used to end the cleanup at its first
+  # `wait`, leaving the other servers running.
+  set +e
+  for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null; done
   [ -n "$es_pid" ] && wait "$es_pid" 2>/dev/null
   [ -n "$es2_pid" ] && wait "$es2_pid" 2>/dev/null
   [ -n "$kube_pid" ] && wait "$kube_pid" 2>/dev/null
