@@ -82,6 +82,13 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
   let lastSaved = Date.now();
   let setup: SetupResult | undefined;
   let lastErrorLog = 0;
+  /** One line per problem, then at most one every 30 s while it lasts. */
+  const retrying = (message: string) => (err: unknown, attempt: number) => {
+    if (attempt === 0 || Date.now() - lastErrorLog > 30_000) {
+      lastErrorLog = Date.now();
+      logger.warn({ attempt, error: describeError(err) }, message);
+    }
+  };
   const deadLetters = new DeadLetters(
     client,
     config.indexPrefix,
@@ -90,6 +97,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     counters,
     backoff,
     () => signal.aborted,
+    retrying('storing dead letters failed; retrying with backoff'),
   );
   let metrics: ShipperMetrics | undefined;
   const shipper = new BulkShipper(
@@ -104,13 +112,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       onReachable: () => {
         lastReachable = Date.now();
       },
-      onRequestError: (err, attempt) => {
-        // One line per problem, then at most one every 30 s while it lasts.
-        if (attempt === 0 || Date.now() - lastErrorLog > 30_000) {
-          lastErrorLog = Date.now();
-          logger.warn({ attempt, error: describeError(err) }, 'bulk request failed; retrying with backoff');
-        }
-      },
+      onRequestError: retrying('bulk request failed; retrying with backoff'),
     },
   );
   const podWatch = await startPodWatch(config, logger, counters);

@@ -261,7 +261,8 @@ export class BulkShipper implements RecordConsumer {
       this.counters.inc('documents', 'already_present', present);
       this.counters.inc('documents', 'retried', retry.length);
       if (rejected.length > 0) {
-        await this.deadLetters.store(rejected);
+        // Not stored only when shipping stopped: they stay unacknowledged, read again next time.
+        if (!(await this.deadLetters.store(rejected))) return;
         this.counters.inc('documents', 'dead_lettered', rejected.length);
         for (const { doc } of rejected) this.done(doc);
       }

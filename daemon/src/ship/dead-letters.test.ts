@@ -75,3 +75,69 @@ test('documents the dead-letter index refuses go to the local file, with both re
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** A client answering each dead-letter bulk request with the next statuses of the script (one per item sent). */
+function scriptedClient(script: number[][], bodies: string[]): ElasticsearchRequester {
+  return {
+    request: async (_method, _path, options) => {
+      bodies.push(String(options?.body));
+      const statuses = script.shift();
+      if (statuses === undefined) throw new Error('connect ECONNREFUSED');
+      return { items: statuses.map((status) => ({ create: { status } })) };
+    },
+  };
+}
+
+test('a dead letter answered 429 or 5xx is sent again, alone, until the index has it; each is counted once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'deadletters-'));
+  try {
+    const file = join(dir, 'deadletter.ndjson');
+    const bodies: string[] = [];
+    const counters = new Counters();
+    const retries: number[] = [];
+    const dl = new DeadLetters(
+      scriptedClient(
+        [
+          [201, 429, 503],
+          [409, 201],
+        ],
+        bodies,
+      ),
+      'kubearmor',
+      file,
+      4000,
+      counters,
+      new Backoff(1, 2),
+      () => false,
+      (_err, attempt) => retries.push(attempt),
+    );
+    const stored = await dl.store([1, 2, 3].map((i) => ({ doc: doc(i), item: { status: 400 } })));
+    assert.equal(stored, true);
+    assert.equal(bodies.length, 2);
+    assert.doesNotMatch(bodies[1] ?? '', /"abc-1"/);
+    assert.match(bodies[1] ?? '', /"_id":"abc-2"[^\n]*\n[^\n]*\n[^\n]*"_id":"abc-3"/);
+    assert.equal(counters.get('dead_letters', 'index'), 3);
+    assert.equal(counters.get('dead_letters', 'file'), 0);
+    assert.deepEqual(retries, [0]);
+    await assert.rejects(stat(file));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('once shipping stopped, a dead letter that cannot be stored is left unacknowledged (false), never thrown', async () => {
+  let stopped = false;
+  const dl = new DeadLetters(
+    scriptedClient([], []),
+    'kubearmor',
+    join(tmpdir(), 'never-written.ndjson'),
+    4000,
+    new Counters(),
+    new Backoff(1, 2),
+    () => stopped,
+    () => {
+      stopped = true;
+    },
+  );
+  assert.equal(await dl.store([{ doc: doc(1), item: { status: 400 } }]), false);
+});

@@ -22,44 +22,59 @@ export class DeadLetters {
     private readonly counters: Counters,
     private readonly backoff: Backoff,
     private readonly stopped: () => boolean = () => false,
+    /** Something failed and will be tried again (for the log: a dead letter waiting stalls its batch). */
+    private readonly onRetry?: (error: unknown, attempt: number) => void,
   ) {}
 
-  /** Stores the rejected documents; resolves once each is in the dead-letter index or the file. */
-  async store(rejected: readonly Rejected[]): Promise<void> {
-    const entries = rejected.map((r) => ({
-      target: documentTarget(r.doc),
-      text: this.deadLetterDocument(r),
-    }));
-    let attempt = 0;
-    for (;;) {
+  /**
+   * Stores the rejected documents; resolves once each is in the dead-letter index or the file.
+   * Like the main path, what may pass later (a 429 or 5xx item, a failed request, a failed write
+   * of the file) is tried again with backoff, without limit; only what the index refuses for good
+   * goes to the file. Each is counted once, where it ended up. Resolves to false, with some not
+   * stored, only when shipping stopped: those stay unacknowledged.
+   */
+  async store(rejected: readonly Rejected[]): Promise<boolean> {
+    let toIndex = rejected.map((r) => ({ target: documentTarget(r.doc), text: this.deadLetterDocument(r) }));
+    let toFile: string[] = [];
+    for (let attempt = 0; ; attempt++) {
       try {
-        let body = '';
-        for (const { target, text } of entries) {
-          body += `{"create":{"_index":"${this.indexFor(target.index)}","_id":"${target.id}"}}\n${text}\n`;
-        }
-        const response = (await this.es.request('POST', '/_bulk', {
-          body,
-          query: { filter_path: 'items.*.status,items.*.error.type,items.*.error.reason' },
-        })) as { items?: Record<string, BulkItemResult>[] };
-        const items = response.items ?? [];
-        const refused: string[] = [];
-        entries.forEach(({ text }, i) => {
-          const item = Object.values(items[i] ?? {})[0];
-          const status = item?.status ?? 0;
-          if ((status >= 200 && status < 300) || status === 409) {
-            this.counters.inc('dead_letters', 'index');
-          } else {
-            refused.push(
-              JSON.stringify({ ...JSON.parse(text), dead_letter_error: item?.error ?? { status } }),
-            );
+        if (toIndex.length > 0) {
+          let body = '';
+          for (const { target, text } of toIndex) {
+            body += `{"create":{"_index":"${this.indexFor(target.index)}","_id":"${target.id}"}}\n${text}\n`;
           }
-        });
-        if (refused.length > 0) await this.toFile(refused);
-        return;
+          const response = (await this.es.request('POST', '/_bulk', {
+            body,
+            query: { filter_path: 'items.*.status,items.*.error.type,items.*.error.reason' },
+          })) as { items?: Record<string, BulkItemResult>[] };
+          const items = response.items ?? [];
+          const again: typeof toIndex = [];
+          toIndex.forEach((entry, i) => {
+            const item = Object.values(items[i] ?? {})[0];
+            const status = item?.status ?? 0;
+            if ((status >= 200 && status < 300) || status === 409) this.counters.inc('dead_letters', 'index');
+            else if (status === 0 || status === 429 || status >= 500) again.push(entry);
+            else
+              toFile.push(
+                JSON.stringify({ ...JSON.parse(entry.text), dead_letter_error: item?.error ?? { status } }),
+              );
+          });
+          toIndex = again;
+        }
+        if (toFile.length > 0) {
+          await this.toFile(toFile);
+          toFile = [];
+        }
+        if (toIndex.length === 0) return true;
+        this.onRetry?.(
+          new Error(`the dead-letter index answered ${toIndex.length} item(s) 429 or 5xx`),
+          attempt,
+        );
       } catch (err) {
-        if (this.stopped()) throw err;
-        await this.backoff.wait(attempt++);
+        this.onRetry?.(err, attempt);
       }
+      if (this.stopped()) return false;
+      await this.backoff.wait(attempt);
     }
   }
 
