@@ -67,7 +67,7 @@ export class DeadLetters {
         }
         if (toIndex.length === 0) return true;
         this.onRetry?.(
-          new Error(`the dead-letter index answered ${toIndex.length} item(s) 429 or 5xx`),
+          new Error(`the dead-letter index answered ${toIndex.length} item(s) 429, 5xx or not at all`),
           attempt,
         );
       } catch (err) {
