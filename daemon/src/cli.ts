@@ -302,7 +302,7 @@ async function setupCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
   if (values['print-config']) return printConfig(config);
-  const es = new ElasticsearchHttp(config.elasticsearch);
+  const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
     const result = await installTemplates(es, {
       prefix: config.indexPrefix,
@@ -326,6 +326,11 @@ async function setupCommand(args: readonly string[]): Promise<number> {
   }
 }
 
+/** For the one-shot commands: a deprecation Elasticsearch reports, on stderr. */
+function warnOnStderr(warning: string): void {
+  process.stderr.write(`elasticsearch warns: ${warning}\n`);
+}
+
 async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
@@ -333,7 +338,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   process.stdout.write(
     `shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}, gzip: ${config.elasticsearch.compression ? gzipEncoding() : 'off'}\n`,
   );
-  const es = new ElasticsearchHttp(config.elasticsearch);
+  const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
     const health = (await es.request('GET', '/_cluster/health')) as {
       cluster_name: string;
@@ -394,7 +399,7 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
     if (m === null || Number(m[1]) < 1) throw new UsageError('--older-than takes days, like 30d');
     days = Number(m[1]);
   }
-  const es = new ElasticsearchHttp(config.elasticsearch);
+  const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
     const old = await indicesOlderThan(es, config.indexPrefix, days);
     if (old.length === 0) {

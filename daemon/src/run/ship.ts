@@ -67,7 +67,9 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     logger.warn({ path: store.path, status: loaded.status }, 'checkpoint file problem: treated as empty');
   }
 
-  const client = new ElasticsearchHttp(config.elasticsearch);
+  const client = new ElasticsearchHttp(config.elasticsearch, (warning) =>
+    logger.warn({ warning }, 'Elasticsearch warns (a deprecation: a later version may refuse this call)'),
+  );
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   // Below this the budget, not maxInFlight, limits the requests in flight.
   const fullPipe = (config.batch.maxInFlight + 2) * config.batch.maxBytes;

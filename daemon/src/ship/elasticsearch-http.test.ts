@@ -51,3 +51,32 @@ test('a request settles only once its body is sent, even when the answer comes f
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('each distinct Warning header Elasticsearch sends is reported once', async () => {
+  const { createServer: createHttpServer } = await import('node:http');
+  const server = createHttpServer((req, res) => {
+    const warnings = ['299 Elasticsearch-9.2.4 "Legacy index templates are deprecated"'];
+    if (req.url === '/two') warnings.push('299 Elasticsearch-9.2.4 "[types removal] something"');
+    res.setHeader('warning', warnings);
+    res.setHeader('content-type', 'application/json');
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const heard: string[] = [];
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const es = new ElasticsearchHttp({ url, tlsVerify: true, requestTimeoutMs: 10_000 }, (w) =>
+      heard.push(w),
+    );
+    await es.request('GET', '/one');
+    await es.request('GET', '/one');
+    await es.request('GET', '/two');
+    assert.deepEqual(heard, [
+      '299 Elasticsearch-9.2.4 "Legacy index templates are deprecated"',
+      '299 Elasticsearch-9.2.4 "[types removal] something"',
+    ]);
+    es.close();
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

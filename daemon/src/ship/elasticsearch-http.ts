@@ -56,7 +56,17 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
   private readonly send: typeof httpRequest;
   private readonly authorization: string | undefined;
 
-  constructor(private readonly es: ElasticsearchConnection) {
+  /** Warnings already reported (Elasticsearch repeats one on every call that earns it). */
+  private readonly warned = new Set<string>();
+
+  /**
+   * `onWarning` hears each distinct `Warning` header once (a deprecation: what the next major
+   * will refuse), at most 100 of them.
+   */
+  constructor(
+    private readonly es: ElasticsearchConnection,
+    private readonly onWarning?: (warning: string) => void,
+  ) {
     this.url = new URL(es.url);
     const tls = this.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
@@ -128,6 +138,9 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', (err) => reject(new ConnectionError(err.message)));
           res.on('end', () => {
+            // One per header line (`headers` would join them with commas, which warnings contain).
+            const warnings = res.headersDistinct.warning;
+            if (warnings !== undefined && this.onWarning !== undefined) this.warn(warnings);
             const text = Buffer.concat(chunks).toString('utf8');
             let parsed: unknown = text;
             try {
@@ -147,6 +160,14 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
       req.on('error', (err) => reject(err instanceof TimeoutError ? err : new ConnectionError(err.message)));
       req.end(body);
     });
+  }
+
+  private warn(warnings: readonly string[]): void {
+    for (const warning of warnings) {
+      if (this.warned.has(warning) || this.warned.size >= 100) continue;
+      this.warned.add(warning);
+      this.onWarning?.(warning);
+    }
   }
 
   close(): void {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
-import { expectedEsVersion, testClient, uniquePrefix } from '../support/elasticsearch.js';
+import { ElasticsearchHttp } from '../../src/ship/elasticsearch-http.js';
+import { expectedEsVersion, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
 
 let client: Client;
 const prefix = uniquePrefix('wiring');
@@ -113,4 +114,24 @@ test('create with an id that exists is refused with 409, not indexed twice', asy
   assert.equal(second.items[0]?.create?.status, 409);
   const count = await client.count({ index });
   assert.equal(count.count, 1);
+});
+
+test('a deprecation Elasticsearch warns of reaches the shipper (once), so a clean run is evidence', async () => {
+  const heard: string[] = [];
+  const es = new ElasticsearchHttp({ url: testEsUrl(), tlsVerify: true, requestTimeoutMs: 30_000 }, (w) =>
+    heard.push(w),
+  );
+  try {
+    // Legacy templates are deprecated in 8.x and 9.x alike; the shipper only uses composable ones.
+    for (let i = 0; i < 2; i++) {
+      await es.request('PUT', `/_template/legacy-${prefix}`, {
+        body: JSON.stringify({ index_patterns: [`legacy-${prefix}-*`] }),
+      });
+    }
+    assert.equal(heard.length, 1, heard.join('\n'));
+    assert.match(heard[0] ?? '', /^299 Elasticsearch-\S+ "Legacy index templates are deprecated/);
+  } finally {
+    await es.request('DELETE', `/_template/legacy-${prefix}`).catch(() => undefined);
+    es.close();
+  }
 });

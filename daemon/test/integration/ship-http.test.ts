@@ -106,6 +106,7 @@ test('check, setup and prune against the real Elasticsearch', async () => {
   assert.equal(dry.stdout, `would delete ${old}\n`);
   const prune = await runShipper(pruneArgs);
   assert.equal(prune.stdout, `deleted ${old}\n`);
+  for (const r of [setup, check, dry, prune]) assert.doesNotMatch(r.stderr, /elasticsearch warns/);
   assert.equal(await client.indices.exists({ index: old }), false);
   assert.equal(await client.indices.exists({ index: recent }), true);
   await client.indices.delete({ index: `${p}-*` });
