@@ -41,10 +41,18 @@ function doc(i: number): PendingDocument {
   };
 }
 
-test('documents the dead-letter index refuses go to the local file, with both reasons; the file stays bounded', async () => {
+/** Runs `body` with the path of a dead-letter file in a directory of its own, removed after. */
+async function withDeadLetterFile(body: (file: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'deadletters-'));
   try {
-    const file = join(dir, 'deadletter.ndjson');
+    await body(join(dir, 'deadletter.ndjson'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('documents the dead-letter index refuses go to the local file, with both reasons; the file stays bounded', () =>
+  withDeadLetterFile(async (file) => {
     const bodies: string[] = [];
     const counters = new Counters();
     const dl = new DeadLetters(refusingClient(bodies), 'kubearmor', file, 4000, counters, new Backoff(1, 2));
@@ -71,10 +79,7 @@ test('documents the dead-letter index refuses go to the local file, with both re
     assert.ok(size <= 4000, `${size} bytes kept`);
     assert.ok(counters.get('bytes_lost', 'dead_letter_file_rotated') > 0);
     assert.equal(counters.get('dead_letters', 'file'), 39);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 /** A client answering each dead-letter bulk request with the next statuses of the script (one per item sent). */
 function scriptedClient(script: number[][], bodies: string[]): ElasticsearchRequester {
@@ -88,10 +93,8 @@ function scriptedClient(script: number[][], bodies: string[]): ElasticsearchRequ
   };
 }
 
-test('a dead letter answered 429 or 5xx is sent again, alone, until the index has it; each is counted once', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'deadletters-'));
-  try {
-    const file = join(dir, 'deadletter.ndjson');
+test('a dead letter answered 429 or 5xx is sent again, alone, until the index has it; each is counted once', () =>
+  withDeadLetterFile(async (file) => {
     const bodies: string[] = [];
     const counters = new Counters();
     const retries: number[] = [];
@@ -120,10 +123,7 @@ test('a dead letter answered 429 or 5xx is sent again, alone, until the index ha
     assert.equal(counters.get('dead_letters', 'file'), 0);
     assert.deepEqual(retries, [0]);
     await assert.rejects(stat(file));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('once shipping stopped, a dead letter that cannot be stored is left unacknowledged (false), never thrown', async () => {
   let stopped = false;
