@@ -50,12 +50,13 @@ if [ -z "${TEST_ES_URL:-}" ]; then
   bash scripts/elasticsearch.sh start >"$es_out" &
   es_pid=$!
   bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es=1
-  if [ -n "$es2_version" ] && [ -n "${TEST_NODE_VERSIONS-22.23.3}" ] &&
-    ! ES_VERSION="$es2_version" bash scripts/elasticsearch.sh java >/dev/null; then
+  # Only for passes on other Node versions, and only with a JDK that runs it.
+  [ -n "${TEST_NODE_VERSIONS-22.23.3}" ] || es2_version=""
+  if [ -n "$es2_version" ] && ! ES_VERSION="$es2_version" bash scripts/elasticsearch.sh java >/dev/null; then
     echo "== no JDK for Elasticsearch $es2_version: the other Node versions' tests use the first node too"
     es2_version=""
   fi
-  if [ -n "$es2_version" ] && [ -n "${TEST_NODE_VERSIONS-22.23.3}" ]; then
+  if [ -n "$es2_version" ]; then
     ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh start >"$es2_out" &
     es2_pid=$!
     ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es2=1
