@@ -85,55 +85,92 @@ interface OnDisk {
   counts: KindCounts;
 }
 
-export async function generateRelayLogs(options: GenerateOptions): Promise<GenerateResult> {
-  const rnd = new Random(options.seed + 1);
-  const factory = new RelayRecordFactory(options.seed);
-  const splitBytes = options.splitBytes ?? 16 * 1024;
-  const uid = `${rnd.hex(8)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(12)}`;
-  const containerDir = resolve(options.out, 'pods', `${NAMESPACE}_${POD}_${uid}`, CONTAINER);
-  const linksDir = resolve(options.out, 'containers');
-  mkdirSync(containerDir, { recursive: true });
-  mkdirSync(linksDir, { recursive: true });
-  const current = join(containerDir, '0.log');
-  const link = join(linksDir, `${POD}_${NAMESPACE}_${CONTAINER}-${rnd.hex(64)}.log`);
-  rmSync(link, { force: true });
-  symlinkSync(current, link);
+/**
+ * One container's log directory as kubelet keeps it, written a batch of records at a time: a test
+ * can append while a shipper follows the files, and every batch ends on a complete line.
+ */
+export class KubeletLogWriter {
+  readonly glob: string;
+  readonly currentFile: string;
+  private readonly rnd: Random;
+  private readonly factory: RelayRecordFactory;
+  private readonly splitBytes: number;
+  private readonly rotated: OnDisk[] = [];
+  private live: OnDisk;
+  private readonly deleted = zeroCounts();
+  private fd: number;
+  private size = 0;
+  private lines = 0;
+  private rotations = 0;
+  private clock: number;
 
-  const rotated: OnDisk[] = [];
-  let live: OnDisk = { path: current, counts: zeroCounts() };
-  const deleted = zeroCounts();
-  let fd = openSync(current, 'a');
-  let size = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let rotations = 0;
-  let clock = options.startMs;
-  let nanos = 0;
+  constructor(private readonly options: Omit<GenerateOptions, 'records'>) {
+    this.rnd = new Random(options.seed + 1);
+    this.factory = new RelayRecordFactory(options.seed);
+    this.splitBytes = options.splitBytes ?? 16 * 1024;
+    this.clock = options.startMs;
+    const rnd = this.rnd;
+    const uid = `${rnd.hex(8)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(12)}`;
+    const containerDir = resolve(options.out, 'pods', `${NAMESPACE}_${POD}_${uid}`, CONTAINER);
+    const linksDir = resolve(options.out, 'containers');
+    mkdirSync(containerDir, { recursive: true });
+    mkdirSync(linksDir, { recursive: true });
+    this.currentFile = join(containerDir, '0.log');
+    const link = join(linksDir, `${POD}_${NAMESPACE}_${CONTAINER}-${rnd.hex(64)}.log`);
+    rmSync(link, { force: true });
+    symlinkSync(this.currentFile, link);
+    this.glob = join(linksDir, 'kubearmor-relay-*.log');
+    this.live = { path: this.currentFile, counts: zeroCounts() };
+    this.fd = openSync(this.currentFile, 'a');
+  }
 
-  const flush = () => {
-    if (pendingBytes === 0) return;
-    writeSync(fd, Buffer.concat(pending, pendingBytes));
-    pending = [];
-    pendingBytes = 0;
-  };
-
-  const rotate = () => {
+  /** Appends `records` relay lines, rotating as configured; returns once they are all written. */
+  write(records: number): void {
+    const { rnd, options } = this;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = () => {
+      if (pendingBytes === 0) return;
+      writeSync(this.fd, Buffer.concat(pending, pendingBytes));
+      pending = [];
+      pendingBytes = 0;
+    };
+    for (let i = 0; i < records; i++) {
+      this.clock += rnd.int(0, 20);
+      const line = this.factory.next(this.clock);
+      const bytes = criWrap(line, rfc3339Nano(this.clock, rnd.int(0, 999_999)), this.splitBytes);
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+      this.size += bytes.length;
+      this.live.counts[line.kind]++;
+      this.lines++;
+      options.onLine?.(line);
+      if (pendingBytes > 1 << 20) flush();
+      if (options.rotateBytes !== undefined && this.size >= options.rotateBytes) {
+        flush();
+        this.rotate();
+      }
+    }
     flush();
-    closeSync(fd);
-    let stamp = compactStamp(clock);
-    while (rotated.some((r) => r.path.startsWith(`${current}.${stamp}`))) {
-      clock += 1000;
-      stamp = compactStamp(clock);
+  }
+
+  /** kubelet's rotation: rename, a new file, gzip all rotated files but the newest, keep `maxFiles`. */
+  private rotate(): void {
+    closeSync(this.fd);
+    const current = this.currentFile;
+    let stamp = compactStamp(this.clock);
+    while (this.rotated.some((r) => r.path.startsWith(`${current}.${stamp}`))) {
+      this.clock += 1000;
+      stamp = compactStamp(this.clock);
     }
     const renamed = `${current}.${stamp}`;
     renameSync(current, renamed);
-    rotated.push({ path: renamed, counts: live.counts });
-    live = { path: current, counts: zeroCounts() };
-    fd = openSync(current, 'a');
-    size = 0;
-    rotations++;
-    // Compress all rotated files but the newest, as kubelet does.
-    for (const r of rotated.slice(0, -1)) {
+    this.rotated.push({ path: renamed, counts: this.live.counts });
+    this.live = { path: current, counts: zeroCounts() };
+    this.fd = openSync(current, 'a');
+    this.size = 0;
+    this.rotations++;
+    for (const r of this.rotated.slice(0, -1)) {
       if (r.path.endsWith('.gz')) continue;
       const gz = `${r.path}.gz`;
       writeFileSync(`${gz}.tmp`, gzipSync(readFileSync(r.path)));
@@ -141,41 +178,39 @@ export async function generateRelayLogs(options: GenerateOptions): Promise<Gener
       unlinkSync(r.path);
       r.path = gz;
     }
-    while (rotated.length > options.maxFiles - 1) {
-      const oldest = rotated.shift() as OnDisk;
+    while (this.rotated.length > this.options.maxFiles - 1) {
+      const oldest = this.rotated.shift() as OnDisk;
       rmSync(oldest.path, { force: true });
-      for (const k of Object.keys(deleted) as GeneratedKind[]) deleted[k] += oldest.counts[k];
+      for (const k of Object.keys(this.deleted) as GeneratedKind[]) this.deleted[k] += oldest.counts[k];
     }
-  };
-
-  for (let i = 0; i < options.records; i++) {
-    clock += rnd.int(0, 20);
-    nanos = rnd.int(0, 999_999);
-    const line = factory.next(clock);
-    const bytes = criWrap(line, rfc3339Nano(clock, nanos), splitBytes);
-    pending.push(bytes);
-    pendingBytes += bytes.length;
-    size += bytes.length;
-    live.counts[line.kind]++;
-    options.onLine?.(line);
-    if (pendingBytes > 1 << 20) flush();
-    if (options.rotateBytes !== undefined && size >= options.rotateBytes) rotate();
   }
-  flush();
-  closeSync(fd);
 
-  const counts = zeroCounts();
-  for (const f of [...rotated, live])
-    for (const k of Object.keys(counts) as GeneratedKind[]) counts[k] += f.counts[k];
-  return {
-    lines: options.records,
-    counts,
-    deleted,
-    files: [...rotated.map((r) => r.path), current],
-    rotations,
-    glob: join(linksDir, 'kubearmor-relay-*.log'),
-    currentFile: current,
-  };
+  /** What was written so far. */
+  result(): GenerateResult {
+    const counts = zeroCounts();
+    for (const f of [...this.rotated, this.live])
+      for (const k of Object.keys(counts) as GeneratedKind[]) counts[k] += f.counts[k];
+    return {
+      lines: this.lines,
+      counts,
+      deleted: { ...this.deleted },
+      files: [...this.rotated.map((r) => r.path), this.currentFile],
+      rotations: this.rotations,
+      glob: this.glob,
+      currentFile: this.currentFile,
+    };
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+export async function generateRelayLogs(options: GenerateOptions): Promise<GenerateResult> {
+  const writer = new KubeletLogWriter(options);
+  writer.write(options.records);
+  writer.close();
+  return writer.result();
 }
 
 /** kubelet's rotated-file suffix: YYYYMMDD-hhmmss. */
