@@ -1,5 +1,6 @@
 // Model-based test of the tailer: random sequences of appends (whole lines, split P…F events,
-// over-long lines, half-written lines), kubelet rotations (rename + gzip of older files),
+// over-long lines, half-written lines), kubelet rotations (rename + gzip of older files; some in
+// the middle of a scan),
 // copy-truncates, acknowledgements, clean restarts and crash restarts from an older checkpoint,
 // all checked against a simple model of what was written where. Every complete line must be
 // delivered with one id that no other line has, at its byte offset, in order per container; a
@@ -153,7 +154,34 @@ async function runModel(seed: number, steps: number): Promise<void> {
       counters,
       checkpoints,
     );
-  let tailer = newTailer([]);
+  // A rotation armed to happen inside the next scan, in one of its windows: between the listing
+  // and the opening of what it listed, or between that opening and the look at the siblings.
+  let racing: { window: 'listed' | 'opened'; rotate: () => void } | undefined;
+  const fire = (window: 'listed' | 'opened') => {
+    if (racing?.window !== window) return;
+    const r = racing;
+    racing = undefined;
+    r.rotate();
+  };
+  const raceable = (t: Tailer): Tailer => {
+    const inside = t as unknown as {
+      discovery: { scan(): Promise<unknown[]> };
+      takeCheckpoint(identity: unknown): unknown;
+    };
+    const listing = inside.discovery.scan.bind(inside.discovery);
+    inside.discovery.scan = async () => {
+      const found = await listing();
+      fire('listed');
+      return found;
+    };
+    const takeCheckpoint = inside.takeCheckpoint.bind(t);
+    inside.takeCheckpoint = (identity) => {
+      fire('opened');
+      return takeCheckpoint(identity);
+    };
+    return t;
+  };
+  let tailer = raceable(newTailer([]));
   const snapshots: FileCheckpoint[][] = [];
 
   const line = (kind: 'plain' | 'stderr' | 'split' | 'long'): Buffer => {
@@ -272,7 +300,7 @@ async function runModel(seed: number, steps: number): Promise<void> {
     // What is on disk now is the newest checkpoint a later crash can fall back to.
     snapshots.length = 0;
     snapshots.push(checkpoints);
-    tailer = newTailer(JSON.parse(JSON.stringify(checkpoints)) as FileCheckpoint[]);
+    tailer = raceable(newTailer(JSON.parse(JSON.stringify(checkpoints)) as FileCheckpoint[]));
   };
 
   try {
@@ -282,6 +310,7 @@ async function runModel(seed: number, steps: number): Promise<void> {
         ['append', 30],
         ['half', 5],
         ['rotate', 6],
+        ['rotate-in-scan', 3],
         ['copytruncate', 3],
         ['work', 30],
         ['ack', 15],
@@ -298,6 +327,12 @@ async function runModel(seed: number, steps: number): Promise<void> {
           break;
         case 'rotate':
           rotate(c);
+          break;
+        case 'rotate-in-scan':
+          racing = { window: rnd.next() < 0.5 ? 'listed' : 'opened', rotate: () => rotate(c) };
+          await tailer.scan();
+          // No file was opened in this scan: the rotation happens after it.
+          if (racing !== undefined) fire(racing.window);
           break;
         case 'copytruncate':
           copyTruncate(c);
@@ -395,6 +430,6 @@ test('tailer against a model: random writes, rotations, truncations, restarts', 
   // a bug stay in the list.
   const one = process.env.TAIL_MODEL_SEED;
   const count = Number(process.env.TAIL_MODEL_SEEDS ?? 30);
-  const seeds = one ? [Number(one)] : [...Array.from({ length: count }, (_, i) => i + 1), 53, 95];
+  const seeds = one ? [Number(one)] : [...Array.from({ length: count }, (_, i) => i + 1), 53, 95, 150];
   for (const seed of seeds) await runModel(seed, 160);
 });

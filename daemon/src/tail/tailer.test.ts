@@ -136,6 +136,38 @@ describe('rotation', () => {
     assert.equal(collector.records[0]?.id.split('-')[0], second.collector.records[0]?.id.split('-')[0]);
   });
 
+  test('rotated between the listing and the open, after a restart: the file is read once, under one id', async () => {
+    const c = container('renamedmidscan');
+    const a = lines(20);
+    writeFileSync(c.current, a.text);
+    const first = await runOnce(c.glob, []);
+    // While stopped: A rotated, B written. On the restart the tailer opens B as the current file,
+    // and kubelet rotates B and starts C before the tailer has looked at the directory's siblings.
+    renameSync(c.current, `${c.current}.20240101-000001`);
+    const b = lines(15);
+    writeFileSync(c.current, b.text);
+    const collector = new Collector();
+    const counters = new Counters();
+    const tailer = new Tailer(options(c.glob), collector, counters, structuredClone(first.checkpoints));
+    // The window: after the tailer opened the listed file, before it looks at the siblings.
+    const inside = tailer as unknown as { takeCheckpoint(identity: unknown): unknown };
+    const takeCheckpoint = inside.takeCheckpoint.bind(tailer);
+    let rotated = false;
+    const cc = lines(5);
+    inside.takeCheckpoint = (identity) => {
+      if (!rotated) {
+        rotated = true;
+        renameSync(c.current, `${c.current}.20240101-000002`);
+        writeFileSync(c.current, cc.text);
+      }
+      return takeCheckpoint(identity);
+    };
+    await tailOnce(tailer);
+    await tailer.close();
+    assert.deepEqual(collector.seqs(), [...b.seqs, ...cc.seqs]);
+    assert.equal(new Set(collector.records.map((r) => r.id)).size, collector.records.length);
+  });
+
   test('a live rotation: the old file is read to its end, then the new one from byte 0', async () => {
     const c = container('live');
     const a = lines(5);
@@ -250,6 +282,19 @@ describe('identity', () => {
     const run = await runOnce(c.glob, [stale]);
     assert.deepEqual(run.collector.seqs(), a.seqs);
     assert.equal(run.counters.get('bytes_lost', 'missing_after_restart'), 250);
+  });
+
+  test('the current file put back as a copy of itself while stopped (new inode, same bytes): resumed, not read again', async () => {
+    const c = container('copiedback');
+    writeFileSync(c.current, lines(10).text);
+    const first = await runOnce(c.glob, []);
+    const more = lines(3);
+    copyFileSync(c.current, `${c.current}.tmp`);
+    appendFileSync(`${c.current}.tmp`, more.text);
+    renameSync(`${c.current}.tmp`, c.current);
+    const second = await runOnce(c.glob, first.checkpoints);
+    assert.deepEqual(second.collector.seqs(), more.seqs);
+    assert.equal(first.collector.records[0]?.id.split('-')[0], second.collector.records[0]?.id.split('-')[0]);
   });
 
   test('two files that begin with the same line are two files, with different ids', async () => {

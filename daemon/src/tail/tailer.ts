@@ -57,8 +57,11 @@ export class Tailer {
   private readonly released = new Map<string, FileCheckpoint>();
   private readonly hadCheckpoints: boolean;
   private scans = 0;
-  /** Content of current files a scan is about to resume (see scan). */
-  private resuming = new Set<string>();
+  /**
+   * Content of the current files a scan is about to track (see scan): met again among the rotated
+   * siblings, it is the same file, renamed since the listing, not another one.
+   */
+  private claimed = new Set<string>();
   private orderSeq = 0;
   private readonly now: () => number;
 
@@ -119,26 +122,31 @@ export class Tailer {
       if (opened === undefined) continue; // no complete first line yet: next scan
       const entry = this.takeCheckpoint(opened.identity);
       if (entry !== undefined) {
-        let start = entry.offset;
-        if (d.size < entry.offset) {
-          // Same head, but shorter than where we were: truncated and rewritten while we were away.
-          this.counters.inc('bytes_lost', 'truncated', Math.max(0, entry.size - entry.offset));
-          this.counters.inc('truncations');
-          start = 0;
-        }
+        const start = this.resumeOffset(entry, d.size);
         resumed.push({ d, source: opened.source, identity: opened.identity, key: entry.key, start });
       } else {
         fresh.push({ d, source: opened.source, identity: opened.identity });
       }
     }
+    // A checkpoint of the same content at another inode (the file copied back into place): resume it.
+    for (let i = 0; i < fresh.length; i++) {
+      const f = fresh[i] as (typeof fresh)[number];
+      const entry = this.takeContent(dirname(f.d.realPath), f.identity.fingerprint);
+      if (entry === undefined) continue;
+      resumed.push({ ...f, key: entry.key, start: this.resumeOffset(entry, f.d.size) });
+      fresh.splice(i--, 1);
+    }
+    // What this scan tracks at its current path may have been rotated since the listing: the
+    // siblings looked at below must not take it for another file.
+    this.claimed = new Set(
+      [...resumed, ...fresh].map((r) => contentKey(dirname(r.d.realPath), r.identity.fingerprint)),
+    );
     // Checkpointed files not found where they were: finish them (and what rotated after them) first.
-    this.resuming = new Set(resumed.map((r) => contentKey(dirname(r.d.realPath), r.identity.fingerprint)));
     if (this.unmatched.size > 0) {
       const dirs = new Set([...this.unmatched.values()].map((c) => dirname(c.path)));
       for (const dir of dirs) await this.recoverDirectory(dir);
     }
     for (const [dir, name] of rotatedDirs) await this.adoptSiblings(dir, name, false);
-    this.resuming.clear();
     for (const r of resumed) {
       seen.add(this.track(r.key, r.identity, r.source, r.d.realPath, r.d.path, r.start, r.d.size, true));
     }
@@ -163,6 +171,7 @@ export class Tailer {
         ),
       );
     }
+    this.claimed.clear();
     for (const f of this.files.values()) {
       if (f.current && !seen.has(f)) {
         f.current = false;
@@ -414,6 +423,15 @@ export class Tailer {
     return undefined;
   }
 
+  /** Where a file found again resumes: at its checkpoint, or at 0 if it is shorter than that now. */
+  private resumeOffset(entry: FileCheckpoint, size: number): number {
+    if (size >= entry.offset) return entry.offset;
+    // Same head, but shorter than where we were: truncated and rewritten while we were away.
+    this.counters.inc('bytes_lost', 'truncated', Math.max(0, entry.size - entry.offset));
+    this.counters.inc('truncations');
+    return 0;
+  }
+
   /** The unmatched checkpoint of this identity, removed from the unmatched set. */
   private takeCheckpoint(identity: FileIdentity): FileCheckpoint | undefined {
     let best: FileCheckpoint | undefined;
@@ -508,13 +526,16 @@ export class Tailer {
       await source.close();
       return false;
     }
-    if (this.resuming.has(contentKey(dir, identity.fingerprint))) {
+    if (this.claimed.has(contentKey(dir, identity.fingerprint))) {
       await source.close();
       return 'known';
     }
     for (const f of this.files.values()) {
       if (f.dir === dir && f.identity.fingerprint === identity.fingerprint) {
         await source.close();
+        // A copy of a file we follow: if that one was truncated in place (copy-truncate), reading
+        // moves to the copy now, before any newer sibling may start.
+        if (!f.closed && !f.source.compressed && !(await f.headUnchanged())) await this.truncated(f);
         return 'known';
       }
     }
