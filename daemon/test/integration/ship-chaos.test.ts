@@ -1,20 +1,24 @@
-// Crashes and outages: the shipper killed with SIGKILL at random moments, stopped with SIGTERM,
+// Crashes and outages: the shipper killed with SIGKILL at random moments — over a finished corpus,
+// and as the daemon following files that are being written and rotated — stopped with SIGTERM,
 // and Elasticsearch itself stopped mid-run. Each time it is started again; in the end every
 // record is in Elasticsearch exactly once.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
+import { KubeletLogWriter } from '../../src/generate/kubelet-log-writer.js';
 import { Random } from '../../src/generate/relay-records.js';
-import { type Corpus, makeCorpus } from '../support/corpus.js';
+import { byIndexKind, type Corpus, makeCorpus } from '../support/corpus.js';
 import {
   cleanUp,
   countsByKind,
+  linesIndexedTwice,
   ownNodeEnv,
   testClient,
   testEsUrl,
@@ -26,7 +30,7 @@ const exec = promisify(execFile);
 const esScript = fileURLToPath(new URL('../../../scripts/elasticsearch.sh', import.meta.url));
 
 let client: Client;
-const corpora: Corpus[] = [];
+const corpora: { dir: string }[] = [];
 const prefixes: string[] = [];
 
 before(() => {
@@ -38,21 +42,27 @@ after(async () => {
   for (const c of corpora) await rm(c.dir, { recursive: true, force: true });
 });
 
-async function setUp(label: string, records: number, seed: number) {
-  const corpus = await makeCorpus(label, records, seed, 2_000_000);
-  corpora.push(corpus);
+/** A prefix, and a configuration with small batches, so that many are in flight whenever the shipper dies. */
+async function shipperSetUp(label: string, dir: string) {
   const prefix = uniquePrefix(label);
   prefixes.push(prefix);
-  // Small batches, so that many are in flight whenever the shipper dies.
-  const config = join(corpus.dir, 'shipper.yaml');
+  const config = join(dir, 'shipper.yaml');
   await writeFile(
     config,
     'batch:\n  maxDocs: 300\n  maxAgeMs: 200\n  maxInFlight: 3\nretry:\n  initialMs: 100\n  maxMs: 2000\n',
   );
-  return { corpus, prefix, config };
+  return { prefix, config };
 }
 
-function runArgs(corpus: Corpus, prefix: string, config: string, url = testEsUrl()): string[] {
+async function setUp(label: string, records: number, seed: number) {
+  const corpus = await makeCorpus(label, records, seed, 2_000_000);
+  corpora.push(corpus);
+  return { corpus, ...(await shipperSetUp(label, corpus.dir)) };
+}
+
+type Files = Pick<Corpus, 'glob' | 'checkpointDir'>;
+
+function runArgs(corpus: Files, prefix: string, config: string, url = testEsUrl()): string[] {
   return [
     'run',
     '--once',
@@ -84,6 +94,73 @@ test('kill -9 at random moments, three times, then a full run: exactly the recor
   assert.equal(final.code, 0, final.stderr);
   assert.ok(killed >= 2, `killed ${killed} times (seed ${seed})`);
   assert.deepEqual(await countsByKind(client, prefix), corpus.byKind, `seed ${seed}`);
+});
+
+test('the daemon following files being written and rotated (gzip too), killed -9 three times: exactly the records', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'chaos-live-'));
+  corpora.push({ dir });
+  const { prefix, config } = await shipperSetUp('chaos-live', dir);
+  const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
+  const rnd = new Random(seed);
+  // Two containers, each rotated every ~1,200 lines; kubelet gzips every rotated file but the
+  // newest, often while the shipper is down and has the renamed file checkpointed.
+  const writers = [0, 1].map(
+    (k) =>
+      new KubeletLogWriter({
+        out: join(dir, 'node'),
+        seed: seed + k,
+        rotateBytes: 1_200_000,
+        maxFiles: 1000,
+        startMs: Date.parse('2024-07-26T10:00:00Z'),
+      }),
+  );
+  const files: Files = { glob: writers[0]?.glob as string, checkpointDir: join(dir, 'checkpoints') };
+  const daemonArgs = runArgs(files, prefix, config).filter((a) => a !== '--once');
+  let writing = true;
+  const written = (async () => {
+    while (writing) {
+      for (const w of writers) w.write(rnd.int(20, 150));
+      await sleep(50);
+    }
+    for (const w of writers) w.close();
+  })();
+  let killed = 0;
+  let running = startShipper(daemonArgs);
+  try {
+    for (; killed < 3; killed++) {
+      await sleep(800 + rnd.int(0, 1700));
+      assert.equal(running.child.exitCode, null, running.output().stderr);
+      running.child.kill('SIGKILL');
+      assert.equal((await running.done).signal, 'SIGKILL');
+      running = startShipper(daemonArgs);
+    }
+    await sleep(1000);
+  } finally {
+    writing = false;
+    await written;
+  }
+  const expected: Record<string, number> = {};
+  let rotations = 0;
+  for (const w of writers) {
+    const r = w.result();
+    rotations += r.rotations;
+    for (const [kind, n] of Object.entries(byIndexKind(r.counts)))
+      if (n > 0) expected[kind] = (expected[kind] ?? 0) + n;
+  }
+  assert.ok(rotations >= 6, `${rotations} rotations`);
+  const total = Object.values(expected).reduce((a, b) => a + b, 0);
+  // The daemon never finishes by itself: wait until everything is there (or too long), then stop it.
+  let indexed = 0;
+  for (let i = 0; i < 240 && indexed < total; i++) {
+    await sleep(500);
+    indexed = Object.values(await countsByKind(client, prefix)).reduce((a, b) => a + b, 0);
+  }
+  running.child.kill('SIGTERM');
+  const stopped = await running.done;
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.equal(stoppedSummary(stopped.stdout).unacknowledged, 0);
+  assert.deepEqual(await countsByKind(client, prefix), expected, `seed ${seed}, ${rotations} rotations`);
+  assert.deepEqual(await linesIndexedTwice(client, prefix), [], `seed ${seed}`);
 });
 
 test('SIGTERM: stops reading, finishes in-flight batches, saves checkpoints, exits 0; a restart completes exactly', async () => {

@@ -2,7 +2,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type GenerateResult, generateRelayLogs } from '../../src/generate/kubelet-log-writer.js';
+import {
+  type GenerateResult,
+  generateRelayLogs,
+  type KindCounts,
+} from '../../src/generate/kubelet-log-writer.js';
 
 export interface Corpus extends GenerateResult {
   dir: string;
@@ -27,12 +31,17 @@ export async function makeCorpus(
     maxFiles: 1000,
     startMs: Date.parse('2024-07-26T10:00:00Z'),
   });
-  const c = generated.counts;
+  const byKind = byIndexKind(generated.counts);
   return {
     ...generated,
     dir,
     checkpointDir: join(dir, 'checkpoints'),
-    byKind: { alerts: c.alert, logs: c.log, messages: c.message, relay: c.relay },
-    total: c.alert + c.log + c.message + c.relay,
+    byKind,
+    total: byKind.alerts + byKind.logs + byKind.messages + byKind.relay,
   };
+}
+
+/** Generated lines by the index kind their documents go to. */
+export function byIndexKind(c: KindCounts): Corpus['byKind'] {
+  return { alerts: c.alert, logs: c.log, messages: c.message, relay: c.relay };
 }

@@ -58,6 +58,45 @@ export async function countsByKind(client: Client, prefix: string): Promise<Reco
   return out;
 }
 
+/**
+ * Documents under `prefix` that share their line — the same container (pod uid), offset and
+ * runtime time — with another: a line indexed twice under two ids. Counts alone would miss a
+ * duplicate that a lost line of the same kind balances.
+ */
+export async function linesIndexedTwice(client: Client, prefix: string): Promise<string[]> {
+  await client.indices.refresh({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+  const twice: string[] = [];
+  let after: Record<string, string | number> | undefined;
+  for (;;) {
+    const res = await client.search({
+      index: `${prefix}-*`,
+      size: 0,
+      aggs: {
+        lines: {
+          composite: {
+            size: 10_000,
+            sources: [
+              { uid: { terms: { field: 'kubernetes.pod.uid' } } },
+              { offset: { terms: { field: 'log.offset' } } },
+              { time: { terms: { field: 'log.time' } } },
+            ],
+            ...(after === undefined ? {} : { after }),
+          },
+        },
+      },
+    });
+    const agg = res.aggregations?.lines as
+      | {
+          buckets: { key: Record<string, string | number>; doc_count: number }[];
+          after_key?: Record<string, string | number>;
+        }
+      | undefined;
+    for (const b of agg?.buckets ?? []) if (b.doc_count > 1) twice.push(JSON.stringify(b.key));
+    if (agg?.after_key === undefined || (agg.buckets.length ?? 0) === 0) return twice;
+    after = agg.after_key;
+  }
+}
+
 /** Removes everything a test made under `prefix`. */
 export async function cleanUp(client: Client, prefix: string): Promise<void> {
   await client.indices
