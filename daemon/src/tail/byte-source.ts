@@ -1,8 +1,10 @@
 // What the line reader reads from: a plain file through its FileHandle (kept open, so a renamed or
 // deleted file stays readable), or a rotated `.gz` file decompressed as a stream, whose offsets are
 // those of the uncompressed bytes, which are the bytes the file had before kubelet compressed it.
-import { createReadStream, type ReadStream } from 'node:fs';
+// Both hold their file open from the start: docker renames every rotated file on each rotation
+// (`.1.gz` becomes `.2.gz`), so a name read again later may be another file, or none.
 import { type FileHandle, open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 
 export interface SourceStat {
@@ -54,7 +56,7 @@ export class GzipFileSource implements ByteSource {
   readonly compressed = true;
   private iterator: AsyncIterator<Buffer> | undefined;
   private stream: Gunzip | undefined;
-  private file: ReadStream | undefined;
+  private file: Readable | undefined;
   private chunk: Buffer = Buffer.alloc(0);
   private chunkPos = 0;
   /** Uncompressed offset of `chunk[chunkPos]`. */
@@ -63,11 +65,16 @@ export class GzipFileSource implements ByteSource {
   /** Set when the compressed data was damaged; the reader then stops here. */
   error: Error | undefined;
 
-  constructor(private readonly path: string) {}
+  private constructor(private readonly fh: FileHandle) {}
+
+  static async open(path: string): Promise<GzipFileSource> {
+    return new GzipFileSource(await open(path, 'r'));
+  }
 
   private restart(): void {
     this.destroyStreams();
-    const file = createReadStream(this.path, { highWaterMark: 64 * 1024 });
+    // Not fs.createReadStream on the handle: its async iteration closes the descriptor when done.
+    const file = Readable.from(piecesOf(this.fh), { objectMode: false });
     // Output in 256 KiB pieces, like the line reader's buffer: each piece is a round trip to
     // libuv's thread pool, and with 64 KiB the trips cost ~6 % of the shipper's CPU on a backlog
     // of rotated files.
@@ -136,6 +143,7 @@ export class GzipFileSource implements ByteSource {
   async close(): Promise<void> {
     this.destroyStreams();
     this.ended = true;
+    await this.fh.close().catch(() => undefined);
   }
 
   /** Drops the decompression state (after a look at the head); the next read starts over. */
@@ -153,6 +161,20 @@ export class GzipFileSource implements ByteSource {
     this.stream?.destroy();
     this.file = undefined;
     this.stream = undefined;
+  }
+}
+
+/**
+ * A file's bytes from byte 0, in 64 KiB pieces read at explicit positions: a restart (after a look
+ * at the head, or reading backwards) starts over on the same open file.
+ */
+async function* piecesOf(fh: FileHandle): AsyncGenerator<Buffer> {
+  for (let pos = 0; ; ) {
+    const piece = Buffer.allocUnsafe(64 * 1024);
+    const { bytesRead } = await fh.read(piece, 0, piece.length, pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    yield piece.subarray(0, bytesRead);
   }
 }
 

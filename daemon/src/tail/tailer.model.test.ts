@@ -1,6 +1,6 @@
 // Model-based test of the tailer: random sequences of appends (whole lines, split P…F events,
 // over-long lines, half-written lines), kubelet rotations (rename + gzip of older files; some in
-// the middle of a scan),
+// the middle of a scan), docker json-file's rotations (every rotated file renamed up by one),
 // copy-truncates, acknowledgements, clean restarts and crash restarts from an older checkpoint,
 // all checked against a simple model of what was written where. Every complete line must be
 // delivered with one id that no other line has, at its byte offset, in order per container; a
@@ -63,10 +63,14 @@ class Container {
     root: string,
     readonly index: number,
     serial: number,
+    /** Rotated the way docker's json-file driver does (cri-dockerd): `<id>-json.log.<N>`. */
+    readonly docker = false,
   ) {
-    this.dir = join(root, 'pods', `ns_pod${index}_uid${index}`, 'ctr');
+    this.dir = docker
+      ? join(root, 'docker', 'containers', `id${index}`)
+      : join(root, 'pods', `ns_pod${index}_uid${index}`, 'ctr');
     mkdirSync(this.dir, { recursive: true });
-    this.current = join(this.dir, '0.log');
+    this.current = join(this.dir, docker ? `id${index}-json.log` : '0.log');
     writeFileSync(this.current, '');
     symlinkSync(this.current, join(root, 'containers', `pod${index}_ns_ctr-${index}.log`));
     this.contentSerial = serial;
@@ -129,7 +133,11 @@ async function runModel(seed: number, steps: number): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), `tail-model-${seed}-`));
   mkdirSync(join(root, 'containers'));
   let serial = 0;
-  const containers = [new Container(root, 0, serial++), new Container(root, 1, serial++)];
+  const containers = [
+    new Container(root, 0, serial++),
+    new Container(root, 1, serial++),
+    new Container(root, 2, serial++, true),
+  ];
   const written: Written[] = [];
   let seq = 0;
   let clock = 1_000_000;
@@ -248,6 +256,7 @@ async function runModel(seed: number, steps: number): Promise<void> {
 
   const rotate = (c: Container) => {
     finishHalfLine(c);
+    if (c.docker) return rotateDocker(c);
     const name = `${c.current}.2024010${c.index}-${String(c.rotatedNames.length).padStart(6, '0')}`;
     renameSync(c.current, name);
     writeFileSync(c.current, '');
@@ -263,8 +272,33 @@ async function runModel(seed: number, steps: number): Promise<void> {
     c.size = 0;
   };
 
+  // docker: each rotated file moves up by one (.1 → .2, …), the current file becomes .1, and every
+  // rotated file but .1 is gzipped.
+  const rotateDocker = (c: Container) => {
+    const n = c.rotatedNames.length;
+    for (let k = n; k >= 1; k--) {
+      const from = c.rotatedNames[n - k] as string;
+      const to = `${c.current}.${k + 1}${from.endsWith('.gz') ? '.gz' : ''}`;
+      renameSync(from, to);
+      c.rotatedNames[n - k] = to;
+    }
+    renameSync(c.current, `${c.current}.1`);
+    writeFileSync(c.current, '');
+    c.rotatedNames.push(`${c.current}.1`);
+    const second = `${c.current}.2`;
+    if (n >= 1 && !(c.rotatedNames[n - 1] as string).endsWith('.gz')) {
+      writeFileSync(`${second}.gz`, gzipSync(readFileSync(second)));
+      unlinkSync(second);
+      c.rotatedNames[n - 1] = `${second}.gz`;
+    }
+    c.contentSerial = serial++;
+    c.size = 0;
+  };
+
   const copyTruncate = (c: Container) => {
     finishHalfLine(c);
+    // docker never copy-truncates; its directory only rotates its own way.
+    if (c.docker) return rotateDocker(c);
     // Same naming as rotation: one directory never mixes two rotation schemes in practice.
     const name = `${c.current}.2024010${c.index}-${String(c.rotatedNames.length).padStart(6, '0')}`;
     copyFileSync(c.current, name);
@@ -369,6 +403,9 @@ async function runModel(seed: number, steps: number): Promise<void> {
     } catch (err) {
       // The last operations and deliveries, to see what led there (TAIL_MODEL_SEED=n replays it).
       (err as Error).message += `\n--- last steps (seed ${seed}):\n${consumer.trace.slice(-60).join('\n')}`;
+      // TAIL_MODEL_TRACE=<file> keeps every step.
+      if (process.env.TAIL_MODEL_TRACE)
+        writeFileSync(process.env.TAIL_MODEL_TRACE, consumer.trace.join('\n'));
       throw err;
     }
   } finally {

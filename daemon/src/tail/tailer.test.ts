@@ -168,6 +168,38 @@ describe('rotation', () => {
     assert.equal(new Set(collector.records.map((r) => r.id)).size, collector.records.length);
   });
 
+  test("docker's rotation while stopped (every rotated file renamed up by one, older ones gzipped): resumed, in order", async () => {
+    const base = join(root, 'dockerrot');
+    const dir = join(base, 'docker', 'containers', 'abc');
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(join(base, 'containers'), { recursive: true });
+    const current = join(dir, 'abc-json.log');
+    symlinkSync(current, join(base, 'containers', 'pod_ns_ctr-abc.log'));
+    const glob = join(base, 'containers', '*.log');
+    const a = lines(60);
+    writeFileSync(current, a.text);
+    const collector = new Collector();
+    const tailer = new Tailer(options(glob, { bufferBytes: 512 }), collector, new Counters(), []);
+    await tailer.scan();
+    await tailer.readTurn();
+    const saved = tailer.checkpoints();
+    await tailer.close();
+    const firstSeqs = collector.seqs();
+    assert.ok(firstSeqs.length > 0 && firstSeqs.length < 60);
+    // Two rotations while stopped: A becomes .1 then .2 (gzipped), B becomes .1, C is current.
+    renameSync(current, `${current}.1`);
+    const b = lines(20);
+    writeFileSync(current, b.text);
+    writeFileSync(`${current}.2.gz`, gzipSync(readFileSync(`${current}.1`)));
+    unlinkSync(`${current}.1`);
+    renameSync(current, `${current}.1`);
+    const cc = lines(7);
+    writeFileSync(current, cc.text);
+    const second = await runOnce(glob, saved);
+    assert.deepEqual(second.collector.seqs(), [...a.seqs.slice(firstSeqs.length), ...b.seqs, ...cc.seqs]);
+    assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
+  });
+
   test('a live rotation: the old file is read to its end, then the new one from byte 0', async () => {
     const c = container('live');
     const a = lines(5);

@@ -377,7 +377,7 @@ export class Tailer {
       if (!compressed && (st.size < f.reader.position || this.byInode.has(`${st.dev}:${st.ino}`))) continue;
       let source: ByteSource;
       try {
-        source = compressed ? new GzipFileSource(path) : await PlainFileSource.open(path);
+        source = compressed ? await GzipFileSource.open(path) : await PlainFileSource.open(path);
       } catch {
         continue;
       }
@@ -512,7 +512,7 @@ export class Tailer {
     }
     let source: ByteSource;
     try {
-      source = compressed ? new GzipFileSource(path) : await PlainFileSource.open(path);
+      source = compressed ? await GzipFileSource.open(path) : await PlainFileSource.open(path);
     } catch {
       return false;
     }
