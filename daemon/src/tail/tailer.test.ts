@@ -200,6 +200,21 @@ describe('rotation', () => {
     assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
   });
 
+  test('a directory first seen just after a rotation (its current file empty): its rotated files are read now', async () => {
+    const c = container('quiet');
+    const a = lines(8);
+    writeFileSync(`${c.current}.20240101-000001.gz`, gzipSync(a.text));
+    const b = lines(5);
+    writeFileSync(`${c.current}.20240101-000002`, b.text);
+    const run = await runOnce(c.glob, []);
+    assert.deepEqual(run.collector.seqs(), [...a.seqs, ...b.seqs]);
+    // Once the container writes again, only the new lines come.
+    const cc = lines(2);
+    writeFileSync(c.current, cc.text);
+    const next = await runOnce(c.glob, run.checkpoints);
+    assert.deepEqual(next.collector.seqs(), cc.seqs);
+  });
+
   test('a live rotation: the old file is read to its end, then the new one from byte 0', async () => {
     const c = container('live');
     const a = lines(5);

@@ -99,6 +99,8 @@ export class Tailer {
     const seen = new Set<TailedFile>();
     const fresh: { d: DiscoveredFile; source: PlainFileSource; identity: FileIdentity }[] = [];
     const rotatedDirs = new Map<string, string>();
+    // Directories whose current file has no complete line yet.
+    const waiting = new Map<string, string>();
     // Current files are tracked after the rotated files recovered below: older files go first.
     const resumed: {
       d: DiscoveredFile;
@@ -119,7 +121,11 @@ export class Tailer {
       if (this.knowsDirectory(dirname(d.realPath)))
         rotatedDirs.set(dirname(d.realPath), basename(d.realPath));
       const opened = await this.openAndIdentify(d.realPath, d.dev, d.ino);
-      if (opened === undefined) continue; // no complete first line yet: next scan
+      if (opened === undefined) {
+        // No complete first line yet: the file waits for the next scan, its history does not (below).
+        waiting.set(dirname(d.realPath), basename(d.realPath));
+        continue;
+      }
       const entry = this.takeCheckpoint(opened.identity);
       if (entry !== undefined) {
         const start = this.resumeOffset(entry, d.size);
@@ -151,6 +157,10 @@ export class Tailer {
       seen.add(this.track(r.key, r.identity, r.source, r.d.realPath, r.d.path, r.start, r.d.size, true));
     }
     const startAtEnd = this.scans === 0 && !this.hadCheckpoints && this.options.startAt === 'end';
+    // A directory we know nothing of whose current file is empty (just rotated, then quiet): its
+    // rotated files are read now, not once the container writes again (it may never).
+    for (const [dir, name] of waiting)
+      if (!startAtEnd && !this.knowsDirectory(dir)) await this.adoptSiblings(dir, name, true);
     for (const { d, source, identity } of fresh) {
       // A directory we know nothing of (a new pod, or the first start): its history, the files
       // rotated before we saw it, comes first.
