@@ -32,6 +32,12 @@ export interface GenerateOptions {
   splitBytes?: number;
   /** Sees every line written, with the file it went to (for tests that compute expectations). */
   onLine?: (line: GeneratedLine) => void;
+  /**
+   * `cri` (default): containerd or CRI-O under kubelet. `docker`: cri-dockerd — docker's json-file
+   * lines in /var/lib/docker-like `docker/containers/<id>/<id>-json.log`, which the pod directory's
+   * `0.log` links to, rotated docker's way (`.1`, then `.2.gz`, …: every rotated file moves up).
+   */
+  runtime?: 'cri' | 'docker';
 }
 
 export type KindCounts = Record<GeneratedKind, number>;
@@ -78,6 +84,22 @@ export function criWrap(line: GeneratedLine, time: string, splitBytes: number): 
   return Buffer.concat(parts);
 }
 
+/**
+ * Wraps one relay line as docker's json-file driver writes it: a JSON object per line, the message
+ * in `log`; past `splitBytes` in pieces, only the last one ending in a newline.
+ */
+export function dockerWrap(line: GeneratedLine, time: string, splitBytes: number): Buffer {
+  const piece = (log: string) => `${JSON.stringify({ log, stream: line.stream, time })}\n`;
+  const text = line.text;
+  if (text.length <= splitBytes) return Buffer.from(piece(`${text}\n`));
+  let out = '';
+  for (let at = 0; at < text.length; at += splitBytes) {
+    const end = Math.min(text.length, at + splitBytes);
+    out += piece(end === text.length ? `${text.slice(at)}\n` : text.slice(at, end));
+  }
+  return Buffer.from(out);
+}
+
 const NEWLINE = Buffer.from('\n');
 
 interface OnDisk {
@@ -103,6 +125,7 @@ export class KubeletLogWriter {
   private lines = 0;
   private rotations = 0;
   private clock: number;
+  private readonly docker: boolean;
 
   constructor(private readonly options: Omit<GenerateOptions, 'records'>) {
     this.rnd = new Random(options.seed + 1);
@@ -111,14 +134,23 @@ export class KubeletLogWriter {
     this.clock = options.startMs;
     const rnd = this.rnd;
     const uid = `${rnd.hex(8)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(12)}`;
-    const containerDir = resolve(options.out, 'pods', `${NAMESPACE}_${POD}_${uid}`, CONTAINER);
+    const podDir = resolve(options.out, 'pods', `${NAMESPACE}_${POD}_${uid}`, CONTAINER);
     const linksDir = resolve(options.out, 'containers');
-    mkdirSync(containerDir, { recursive: true });
+    mkdirSync(podDir, { recursive: true });
     mkdirSync(linksDir, { recursive: true });
-    this.currentFile = join(containerDir, '0.log');
-    const link = join(linksDir, `${POD}_${NAMESPACE}_${CONTAINER}-${rnd.hex(64)}.log`);
+    const id = rnd.hex(64);
+    this.docker = options.runtime === 'docker';
+    if (this.docker) {
+      const dockerDir = resolve(options.out, 'docker', 'containers', id);
+      mkdirSync(dockerDir, { recursive: true });
+      this.currentFile = join(dockerDir, `${id}-json.log`);
+      symlinkSync(this.currentFile, join(podDir, '0.log'));
+    } else {
+      this.currentFile = join(podDir, '0.log');
+    }
+    const link = join(linksDir, `${POD}_${NAMESPACE}_${CONTAINER}-${id}.log`);
     rmSync(link, { force: true });
-    symlinkSync(this.currentFile, link);
+    symlinkSync(join(podDir, '0.log'), link);
     this.glob = join(linksDir, 'kubearmor-relay-*.log');
     this.live = { path: this.currentFile, counts: zeroCounts() };
     this.fd = openSync(this.currentFile, 'a');
@@ -138,7 +170,10 @@ export class KubeletLogWriter {
     for (let i = 0; i < records; i++) {
       this.clock += rnd.int(0, 20);
       const line = this.factory.next(this.clock);
-      const bytes = criWrap(line, rfc3339Nano(this.clock, rnd.int(0, 999_999)), this.splitBytes);
+      const time = rfc3339Nano(this.clock, rnd.int(0, 999_999));
+      const bytes = this.docker
+        ? dockerWrap(line, time, this.splitBytes)
+        : criWrap(line, time, this.splitBytes);
       pending.push(bytes);
       pendingBytes += bytes.length;
       this.size += bytes.length;
@@ -154,9 +189,13 @@ export class KubeletLogWriter {
     flush();
   }
 
-  /** kubelet's rotation: rename, a new file, gzip all rotated files but the newest, keep `maxFiles`. */
+  /** kubelet's rotation (docker's below): rename, a new file, gzip all rotated files but the newest, keep `maxFiles`. */
   private rotate(): void {
     closeSync(this.fd);
+    if (this.docker) {
+      this.rotateDocker();
+      return;
+    }
     const current = this.currentFile;
     let stamp = compactStamp(this.clock);
     while (this.rotated.some((r) => r.path.startsWith(`${current}.${stamp}`))) {
@@ -178,6 +217,37 @@ export class KubeletLogWriter {
       unlinkSync(r.path);
       r.path = gz;
     }
+    this.dropOldest();
+  }
+
+  /** docker's rotation: every rotated file moves up by one, the current one becomes `.1`, `.2` is gzipped. */
+  private rotateDocker(): void {
+    const current = this.currentFile;
+    const n = this.rotated.length;
+    // The oldest (highest number) first, so that no name is taken yet.
+    this.rotated.forEach((r, i) => {
+      const to = `${current}.${n - i + 1}${r.path.endsWith('.gz') ? '.gz' : ''}`;
+      renameSync(r.path, to);
+      r.path = to;
+    });
+    renameSync(current, `${current}.1`);
+    this.rotated.push({ path: `${current}.1`, counts: this.live.counts });
+    this.live = { path: current, counts: zeroCounts() };
+    this.fd = openSync(current, 'a');
+    this.size = 0;
+    this.rotations++;
+    const second = this.rotated[n - 1];
+    if (second !== undefined && !second.path.endsWith('.gz')) {
+      writeFileSync(`${second.path}.gz.tmp`, gzipSync(readFileSync(second.path)));
+      renameSync(`${second.path}.gz.tmp`, `${second.path}.gz`);
+      unlinkSync(second.path);
+      second.path = `${second.path}.gz`;
+    }
+    this.dropOldest();
+  }
+
+  /** Keeps at most `maxFiles` files, the current one included. */
+  private dropOldest(): void {
     while (this.rotated.length > this.options.maxFiles - 1) {
       const oldest = this.rotated.shift() as OnDisk;
       rmSync(oldest.path, { force: true });

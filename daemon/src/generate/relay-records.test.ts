@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventText, RuntimeDecoder } from '../decode/runtime-decoder.js';
-import { criWrap } from './kubelet-log-writer.js';
+import { criWrap, dockerWrap } from './kubelet-log-writer.js';
 import { RelayRecordFactory } from './relay-records.js';
 
 test('the same seed writes the same lines', () => {
@@ -41,27 +41,27 @@ test('lines are shaped as the relay prints them', () => {
   assert.ok((kinds.get('relay') ?? 0) > 0);
 });
 
-test('a long line is split into CRI P pieces that decode back to it', () => {
-  const factory = new RelayRecordFactory(9);
-  factory.longRecordRate = 1;
-  let line = factory.next(1_721_990_400_000);
-  while (line.kind !== 'alert' && line.kind !== 'log') line = factory.next(1_721_990_400_000);
-  const wrapped = criWrap(line, '2024-07-26T10:40:00.1Z', 1000);
-  assert.ok(
-    wrapped
-      .toString()
-      .split('\n')
-      .filter((l) => l.includes(' stdout P ')).length >= 1,
-  );
-  const events: string[] = [];
-  const decoder = new RuntimeDecoder(
-    { onEvent: (e) => events.push(eventText(e)) },
-    { maxEventBytes: 1 << 20 },
-  );
-  let from = 0;
-  for (let nl = wrapped.indexOf(10); nl >= 0; nl = wrapped.indexOf(10, from)) {
-    decoder.pushLine(wrapped, from, nl, from, nl + 1, false);
-    from = nl + 1;
-  }
-  assert.deepEqual(events, [line.text]);
-});
+for (const [runtime, wrap, partial] of [
+  ['CRI P', criWrap, (l: string) => l.includes(' stdout P ')],
+  ["docker's json-file", dockerWrap, (l: string) => l.startsWith('{') && !l.includes('\\n","stream"')],
+] as const) {
+  test(`a long line is split into ${runtime} pieces that decode back to it`, () => {
+    const factory = new RelayRecordFactory(9);
+    factory.longRecordRate = 1;
+    let line = factory.next(1_721_990_400_000);
+    while (line.kind !== 'alert' && line.kind !== 'log') line = factory.next(1_721_990_400_000);
+    const wrapped = wrap(line, '2024-07-26T10:40:00.1Z', 1000);
+    assert.ok(wrapped.toString().split('\n').filter(partial).length >= 1);
+    const events: string[] = [];
+    const decoder = new RuntimeDecoder(
+      { onEvent: (e) => events.push(eventText(e)) },
+      { maxEventBytes: 1 << 20 },
+    );
+    let from = 0;
+    for (let nl = wrapped.indexOf(10); nl >= 0; nl = wrapped.indexOf(10, from)) {
+      decoder.pushLine(wrapped, from, nl, from, nl + 1, false);
+      from = nl + 1;
+    }
+    assert.deepEqual(events, [line.text]);
+  });
+}

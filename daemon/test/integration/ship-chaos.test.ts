@@ -96,22 +96,24 @@ test('kill -9 at random moments, three times, then a full run: exactly the recor
   assert.deepEqual(await countsByKind(client, prefix), corpus.byKind, `seed ${seed}`);
 });
 
-test('the daemon following files being written and rotated (gzip too), killed -9 three times: exactly the records', async () => {
+test('the daemon following files being written and rotated (containerd and docker, gzip too), killed -9 three times: exactly the records', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'chaos-live-'));
   corpora.push({ dir });
   const { prefix, config } = await shipperSetUp('chaos-live', dir);
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
   const rnd = new Random(seed);
-  // Two containers, each rotated every ~1,200 lines; kubelet gzips every rotated file but the
-  // newest, often while the shipper is down and has the renamed file checkpointed.
-  const writers = [0, 1].map(
-    (k) =>
+  // Two containers, each rotated every ~1,200 lines, one under containerd (CRI lines, kubelet's
+  // rotation), one under cri-dockerd (docker's json-file lines and rotation); the older rotated
+  // files are gzipped, often while the shipper is down and has the renamed file checkpointed.
+  const writers = (['cri', 'docker'] as const).map(
+    (runtime, k) =>
       new KubeletLogWriter({
         out: join(dir, 'node'),
         seed: seed + k,
         rotateBytes: 1_200_000,
         maxFiles: 1000,
         startMs: Date.parse('2024-07-26T10:00:00Z'),
+        runtime,
       }),
   );
   const files: Files = { glob: writers[0]?.glob as string, checkpointDir: join(dir, 'checkpoints') };
