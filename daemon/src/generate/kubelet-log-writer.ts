@@ -202,21 +202,8 @@ export class KubeletLogWriter {
       this.clock += 1000;
       stamp = compactStamp(this.clock);
     }
-    const renamed = `${current}.${stamp}`;
-    renameSync(current, renamed);
-    this.rotated.push({ path: renamed, counts: this.live.counts });
-    this.live = { path: current, counts: zeroCounts() };
-    this.fd = openSync(current, 'a');
-    this.size = 0;
-    this.rotations++;
-    for (const r of this.rotated.slice(0, -1)) {
-      if (r.path.endsWith('.gz')) continue;
-      const gz = `${r.path}.gz`;
-      writeFileSync(`${gz}.tmp`, gzipSync(readFileSync(r.path)));
-      renameSync(`${gz}.tmp`, gz);
-      unlinkSync(r.path);
-      r.path = gz;
-    }
+    this.renameCurrent(`${current}.${stamp}`);
+    for (const r of this.rotated.slice(0, -1)) if (!r.path.endsWith('.gz')) gzipInPlace(r);
     this.dropOldest();
   }
 
@@ -230,20 +217,20 @@ export class KubeletLogWriter {
       renameSync(r.path, to);
       r.path = to;
     });
-    renameSync(current, `${current}.1`);
-    this.rotated.push({ path: `${current}.1`, counts: this.live.counts });
-    this.live = { path: current, counts: zeroCounts() };
-    this.fd = openSync(current, 'a');
+    this.renameCurrent(`${current}.1`);
+    const second = this.rotated[n - 1];
+    if (second !== undefined && !second.path.endsWith('.gz')) gzipInPlace(second);
+    this.dropOldest();
+  }
+
+  /** The current file becomes `renamed` (its fd is closed); a new, empty one takes its name. */
+  private renameCurrent(renamed: string): void {
+    renameSync(this.currentFile, renamed);
+    this.rotated.push({ path: renamed, counts: this.live.counts });
+    this.live = { path: this.currentFile, counts: zeroCounts() };
+    this.fd = openSync(this.currentFile, 'a');
     this.size = 0;
     this.rotations++;
-    const second = this.rotated[n - 1];
-    if (second !== undefined && !second.path.endsWith('.gz')) {
-      writeFileSync(`${second.path}.gz.tmp`, gzipSync(readFileSync(second.path)));
-      renameSync(`${second.path}.gz.tmp`, `${second.path}.gz`);
-      unlinkSync(second.path);
-      second.path = `${second.path}.gz`;
-    }
-    this.dropOldest();
   }
 
   /** Keeps at most `maxFiles` files, the current one included. */
@@ -281,6 +268,15 @@ export async function generateRelayLogs(options: GenerateOptions): Promise<Gener
   writer.write(options.records);
   writer.close();
   return writer.result();
+}
+
+/** Replaces a rotated file by its gzip, as the runtimes do: written aside, then renamed. */
+function gzipInPlace(file: OnDisk): void {
+  const gz = `${file.path}.gz`;
+  writeFileSync(`${gz}.tmp`, gzipSync(readFileSync(file.path)));
+  renameSync(`${gz}.tmp`, gz);
+  unlinkSync(file.path);
+  file.path = gz;
 }
 
 /** kubelet's rotated-file suffix: YYYYMMDD-hhmmss. */

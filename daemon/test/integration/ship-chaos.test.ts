@@ -126,10 +126,9 @@ test('the daemon following files being written and rotated (containerd and docke
     }
     for (const w of writers) w.close();
   })();
-  let killed = 0;
   let running = startShipper(daemonArgs);
   try {
-    for (; killed < 3; killed++) {
+    for (let kill = 0; kill < 3; kill++) {
       await sleep(800 + rnd.int(0, 1700));
       assert.equal(running.child.exitCode, null, running.output().stderr);
       running.child.kill('SIGKILL');

@@ -93,7 +93,7 @@ export async function linesIndexedTwice(client: Client, prefix: string): Promise
         }
       | undefined;
     for (const b of agg?.buckets ?? []) if (b.doc_count > 1) twice.push(JSON.stringify(b.key));
-    if (agg?.after_key === undefined || (agg.buckets.length ?? 0) === 0) return twice;
+    if (agg?.after_key === undefined || agg.buckets.length === 0) return twice;
     after = agg.after_key;
   }
 }
