@@ -200,6 +200,31 @@ describe('rotation', () => {
     assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
   });
 
+  test("docker's rotated files get the pod their directory's link names, though their own path names none", async () => {
+    const id = 'd'.repeat(64);
+    const base = join(root, 'dockermeta');
+    const dir = join(base, 'docker', 'containers', id);
+    const podDir = join(base, 'pods', 'shop_cart-1_uid-7', 'app');
+    for (const d of [dir, podDir, join(base, 'containers')]) mkdirSync(d, { recursive: true });
+    const current = join(dir, `${id}-json.log`);
+    // kubelet's two links, as under cri-dockerd: containers/… → pods/…/0.log → docker's file.
+    symlinkSync(current, join(podDir, '0.log'));
+    symlinkSync(join(podDir, '0.log'), join(base, 'containers', `cart-1_shop_app-${id}.log`));
+    const glob = join(base, 'containers', '*.log');
+    const a = lines(3);
+    writeFileSync(`${current}.1`, a.text);
+    const b = lines(2);
+    writeFileSync(current, b.text);
+    const run = await runOnce(glob, []);
+    assert.deepEqual(run.collector.seqs(), [...a.seqs, ...b.seqs]);
+    // The same fields as the current file's (the middle link, which names the uid, is not seen).
+    const fields = run.collector.records.map((r) => {
+      const k = documentOf(r).kubernetes as Record<string, Record<string, unknown>>;
+      return [k.namespace, k.pod?.name, k.container?.name, k.container?.id];
+    });
+    assert.deepEqual(fields, Array(5).fill(['shop', 'cart-1', 'app', id]));
+  });
+
   test('a directory first seen just after a rotation (its current file empty): its rotated files are read now', async () => {
     const c = container('quiet');
     const a = lines(8);

@@ -62,6 +62,12 @@ export class Tailer {
    * siblings, it is the same file, renamed since the listing, not another one.
    */
   private claimed = new Set<string>();
+  /**
+   * The path a glob matched for each current file reached through a link, by real path (from the
+   * last scan). A rotated sibling's own path may name no pod (docker's directory names only the
+   * container): its metadata comes from the path that led to its directory's current file.
+   */
+  private foundAs = new Map<string, string>();
   private orderSeq = 0;
   private readonly now: () => number;
 
@@ -96,6 +102,8 @@ export class Tailer {
   async scan(): Promise<number> {
     const before = this.orderSeq;
     const found = await this.discovery.scan();
+    this.foundAs.clear();
+    for (const d of found) if (d.path !== d.realPath) this.foundAs.set(d.realPath, d.path);
     const seen = new Set<TailedFile>();
     const fresh: { d: DiscoveredFile; source: PlainFileSource; identity: FileIdentity }[] = [];
     const rotatedDirs = new Map<string, string>();
@@ -342,12 +350,18 @@ export class Tailer {
         maxEventBytes: this.options.maxEventBytes,
         bufferBytes: this.options.bufferBytes,
       },
-      (this.options.metadata ?? pathOnlyMetadata).forFile(path, realPath),
+      (this.options.metadata ?? pathOnlyMetadata).forFile(this.metadataPath(realPath, path), realPath),
     );
     this.files.set(key, f);
     if (!source.compressed) this.byInode.set(`${identity.dev}:${identity.ino}`, f);
     this.counters.inc('files_opened');
     return f;
+  }
+
+  /** The path whose name says whose file this is: see `foundAs`. */
+  private metadataPath(realPath: string, path: string): string {
+    if (path !== realPath) return path;
+    return this.foundAs.get(join(dirname(realPath), currentName(basename(realPath)))) ?? path;
   }
 
   private release(f: TailedFile): void {
