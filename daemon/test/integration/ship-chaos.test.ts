@@ -94,6 +94,7 @@ test('kill -9 at random moments, three times, then a full run: exactly the recor
   assert.equal(final.code, 0, final.stderr);
   assert.ok(killed >= 2, `killed ${killed} times (seed ${seed})`);
   assert.deepEqual(await countsByKind(client, prefix), corpus.byKind, `seed ${seed}`);
+  assert.deepEqual(await linesIndexedTwice(client, prefix), [], `seed ${seed}`);
 });
 
 test('the daemon following files being written and rotated (containerd and docker, gzip too), killed -9 three times: exactly the records', async () => {
@@ -180,6 +181,7 @@ test('SIGTERM: stops reading, finishes in-flight batches, saves checkpoints, exi
   // A clean stop saved what was acknowledged: the restart sends only the rest, nothing again.
   assert.equal(documents.already_present, undefined, JSON.stringify(documents));
   assert.deepEqual(await countsByKind(client, prefix), corpus.byKind);
+  assert.deepEqual(await linesIndexedTwice(client, prefix), []);
 });
 
 test('Elasticsearch stopped mid-run and started again: the shipper waits, resumes, ends exact', async () => {
@@ -207,6 +209,7 @@ test('Elasticsearch stopped mid-run and started again: the shipper waits, resume
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /bulk request failed; retrying with backoff/);
     assert.deepEqual(await countsByKind(own, prefix), corpus.byKind);
+    assert.deepEqual(await linesIndexedTwice(own, prefix), []);
     await cleanUp(own, prefix);
   } finally {
     await own.close();
