@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { documentOf } from '../../test/support/records.js';
 import { Counters } from '../metrics/counters.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
-import { Tailer } from '../tail/tailer.js';
+import { Tailer, type TailerOptions } from '../tail/tailer.js';
 import { tailFollow } from './tail-follow.js';
 
 test('follows a file until stopped, picks up appends and new files, saves checkpoints on the way', async () => {
@@ -65,6 +65,136 @@ test('follows a file until stopped, picks up appends and new files, saves checkp
     assert.ok(saves >= 2, `${saves} saves`);
     assert.equal(tailer.checkpoints().length, 2);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function tailerOptions(dir: string): TailerOptions {
+  return {
+    includes: [join(dir, '*.log')],
+    excludes: [],
+    startAt: 'beginning',
+    nodeName: 'n',
+    record: { indexPrefix: 'kubearmor' },
+    maxEventBytes: 1 << 20,
+    bufferBytes: 1024,
+    rotateWaitMs: 1000,
+    releasedRetentionMs: 60_000,
+  };
+}
+
+let next = 0;
+function lines(count: number): { text: string; seqs: number[] } {
+  let text = '';
+  const seqs: number[] = [];
+  for (let i = 0; i < count; i++, next++) {
+    seqs.push(next);
+    text += `2024-01-01T00:00:00.${String(next).padStart(9, '0')}Z stdout F {"Timestamp":1,"Type":"HostLog","Seq":${next}}\n`;
+  }
+  return { text, seqs };
+}
+
+/** Holds at most `limit` records unacknowledged, like the shipper with Elasticsearch down. */
+class FullConsumer implements RecordConsumer {
+  seen: number[] = [];
+  private held: { file: TailedFile; ticket: number }[] = [];
+  private waiting: (() => void)[] = [];
+  constructor(private limit: number) {}
+  onRecord(file: TailedFile, record: ShippableRecord): void {
+    this.seen.push(documentOf(record).Seq as number);
+    this.held.push({ file, ticket: record.ticket });
+  }
+  hasCapacity(): boolean {
+    return this.held.length < this.limit;
+  }
+  waitForCapacity(): Promise<void> {
+    if (this.hasCapacity()) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  /** Elasticsearch is back: everything held is acknowledged, and there is room from now on. */
+  recover(): void {
+    this.limit = Number.POSITIVE_INFINITY;
+    for (const h of this.held) h.file.ack(h.ticket);
+    this.held = [];
+    for (const w of this.waiting.splice(0)) w();
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 250 && !condition(); i++) await sleep(20);
+  assert.ok(condition(), what);
+}
+
+test('while the consumer is full the loop still turns: files rotated and deleted meanwhile are held and read later; a stop is answered', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-full-'));
+  const stop = new AbortController();
+  const stopOther = new AbortController();
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(40);
+    writeFileSync(current, a.text);
+    const consumer = new FullConsumer(10);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    let turns = 0;
+    let saves = 0;
+    const done = tailFollow(tailer, {
+      scanIntervalMs: 20,
+      pollIntervalMs: 10,
+      checkpointIntervalMs: 30,
+      signal: stop.signal,
+      saveCheckpoints: async () => {
+        saves++;
+      },
+      onTurn: () => {
+        turns++;
+      },
+    });
+    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    // A turn may overshoot by what one read of a file holds; then reading stops.
+    await sleep(50);
+    const seenWhenFull = consumer.seen.length;
+    const turnsWhenFull = turns;
+    const savesWhenFull = saves;
+    // kubelet rotates twice and deletes each rotated file before there is room to read it.
+    const b = lines(6);
+    renameSync(current, `${current}.20240101-000001`);
+    writeFileSync(current, b.text);
+    await sleep(150);
+    const c = lines(3);
+    renameSync(current, `${current}.20240101-000002`);
+    writeFileSync(current, c.text);
+    await sleep(150);
+    unlinkSync(`${current}.20240101-000001`);
+    unlinkSync(`${current}.20240101-000002`);
+    assert.equal(consumer.seen.length, seenWhenFull, 'nothing is read while the consumer is full');
+    assert.ok(turns > turnsWhenFull + 5, `the loop turned ${turns - turnsWhenFull} times while full`);
+    assert.ok(saves > savesWhenFull, 'checkpoints are still saved');
+    consumer.recover();
+    await until(() => consumer.seen.length === 49, `all 49 records (${consumer.seen.length})`);
+    assert.deepEqual(consumer.seen, [...a.seqs, ...b.seqs, ...c.seqs]);
+
+    // Full again, then stopped: the loop returns at once, not when room comes.
+    const full = new FullConsumer(2);
+    const other = new Tailer(tailerOptions(dir), full, new Counters(), tailer.checkpoints());
+    appendFileSync(current, lines(10).text);
+    const following = tailFollow(other, {
+      scanIntervalMs: 1000,
+      pollIntervalMs: 10,
+      checkpointIntervalMs: 1000,
+      signal: stopOther.signal,
+      saveCheckpoints: async () => {},
+    });
+    await until(() => full.seen.length >= 2, 'the new records arrive');
+    const stopped = Date.now();
+    stopOther.abort();
+    stop.abort();
+    await Promise.all([following, done]);
+    assert.ok(Date.now() - stopped < 500, `stopped after ${Date.now() - stopped} ms`);
+    await other.close();
+    await tailer.close();
+  } finally {
+    stop.abort();
+    stopOther.abort();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,11 @@
 // `run` (the daemon): follow the files until stopped. Globs are re-scanned every `scanIntervalMs`
 // (new files, rotations, deletions); files read to their end are looked at again every
 // `pollIntervalMs`; checkpoints are saved every `checkpointIntervalMs` and once more at the end.
+//
+// While the consumer is full (Elasticsearch slow or down, everything the budget holds awaiting
+// acknowledgement) reading waits, but the loop does not: it still scans, so files kubelet rotates
+// meanwhile are opened and held (kubelet may delete them before there is room to read them), still
+// saves checkpoints, still answers a stop at once, and its turning keeps /healthz alive.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tailer } from '../tail/tailer.js';
 
@@ -18,22 +23,34 @@ export interface FollowOptions {
 
 export async function tailFollow(tailer: Tailer, options: FollowOptions): Promise<void> {
   const now = options.now ?? Date.now;
+  const { signal } = options;
   let nextScan = 0;
   let nextSave = now() + options.checkpointIntervalMs;
-  while (!options.signal.aborted) {
+  // One wait for room at a time, however many turns it spans.
+  let room: Promise<void> | undefined;
+  while (!signal.aborted) {
     options.onTurn?.();
     if (now() >= nextScan) {
       await tailer.scan();
       nextScan = now() + options.scanIntervalMs;
     }
-    const read = await tailer.readTurn();
+    const read = await tailer.readTurn(false);
     const changed = await tailer.maintain(false);
     if (now() >= nextSave) {
       await options.saveCheckpoints();
       nextSave = now() + options.checkpointIntervalMs;
     }
-    if (read === 0 && !changed) {
-      await sleep(options.pollIntervalMs, undefined, { signal: options.signal }).catch(() => undefined);
+    if (!tailer.hasRoom()) {
+      room ??= tailer.waitForRoom().then(() => {
+        room = undefined;
+      });
+      const until = Math.max(0, Math.min(nextScan, nextSave) - now());
+      const woken = new AbortController();
+      const timer = sleep(until, undefined, { signal: AbortSignal.any([signal, woken.signal]) });
+      await Promise.race([room, timer.catch(() => undefined)]);
+      woken.abort();
+    } else if (read === 0 && !changed) {
+      await sleep(options.pollIntervalMs, undefined, { signal }).catch(() => undefined);
     }
   }
 }

@@ -203,12 +203,18 @@ export class Tailer {
     return this.orderSeq - before;
   }
 
-  /** One chunk from each readable file. Resolves to the bytes read. */
-  async readTurn(): Promise<number> {
+  /**
+   * One chunk from each readable file. Resolves to the bytes read. When the consumer is full it
+   * waits for room, or with `waitForRoom` false ends the turn there (see `hasRoom`).
+   */
+  async readTurn(waitForRoom = true): Promise<number> {
     let total = 0;
     for (const f of this.trackedFiles()) {
       if (f.closed || f.paused || f.atEnd || !this.isTurnOf(f)) continue;
-      if (!this.consumer.hasCapacity()) await this.consumer.waitForCapacity();
+      if (!this.consumer.hasCapacity()) {
+        if (!waitForRoom) break;
+        await this.consumer.waitForCapacity();
+      }
       let n: number;
       try {
         n = await f.reader.readChunk();
@@ -283,6 +289,16 @@ export class Tailer {
       }
     }
     return changed;
+  }
+
+  /** The consumer takes records now (false while everything it may hold awaits acknowledgement). */
+  hasRoom(): boolean {
+    return this.consumer.hasCapacity();
+  }
+
+  /** Resolves once the consumer takes records again. */
+  waitForRoom(): Promise<void> {
+    return this.consumer.waitForCapacity();
   }
 
   /** Everything currently readable has been read. */
