@@ -184,35 +184,128 @@ test('SIGTERM: stops reading, finishes in-flight batches, saves checkpoints, exi
   assert.deepEqual(await linesIndexedTwice(client, prefix), []);
 });
 
-test('Elasticsearch stopped mid-run and started again: the shipper waits, resumes, ends exact', async () => {
+/** A node of its own that tests may stop and start, started once for the file and stopped after it. */
+const outage = (() => {
   const port = process.env.TEST_ES_OUTAGE_PORT ?? '9251';
   const env = ownNodeEnv(port);
-  const url = (await exec('bash', [esScript, 'start'], { env })).stdout.trim().split('\n').pop() as string;
-  const own = new Client({ node: url });
-  try {
-    const { corpus, prefix, config } = await setUp('chaos-outage', 30_000, 23);
-    const running = startShipper(runArgs(corpus, prefix, config, url));
-    // Let it index a part, then take Elasticsearch away for a while.
-    for (let i = 0; i < 200; i++) {
-      const n = await own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
-        (r) => r.count,
-        () => 0,
-      );
-      if (n > 2000) break;
-      await sleep(100);
-    }
-    await exec('bash', [esScript, 'stop'], { env });
-    await sleep(3000);
-    assert.equal(running.child.exitCode, null, 'the shipper waits for Elasticsearch instead of exiting');
-    await exec('bash', [esScript, 'start'], { env });
-    const result = await running.done;
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /bulk request failed; retrying with backoff/);
-    assert.deepEqual(await countsByKind(own, prefix), corpus.byKind);
-    assert.deepEqual(await linesIndexedTwice(own, prefix), []);
-    await cleanUp(own, prefix);
-  } finally {
-    await own.close();
-    await exec('bash', [esScript, 'stop'], { env });
+  let started: Promise<{ url: string; client: Client }> | undefined;
+  return {
+    up: async (): Promise<{ url: string; client: Client }> => {
+      started ??= exec('bash', [esScript, 'start'], { env }).then(({ stdout }) => {
+        const url = stdout.trim().split('\n').pop() as string;
+        return { url, client: new Client({ node: url }) };
+      });
+      return started;
+    },
+    stop: () => exec('bash', [esScript, 'stop'], { env }),
+    start: () => exec('bash', [esScript, 'start'], { env }),
+    close: async () => {
+      if (started === undefined) return;
+      await (await started).client.close();
+      await exec('bash', [esScript, 'stop'], { env });
+    },
+  };
+})();
+after(() => outage.close());
+
+test('Elasticsearch stopped mid-run and started again: the shipper waits, resumes, ends exact', async () => {
+  const { url, client: own } = await outage.up();
+  const { corpus, prefix, config } = await setUp('chaos-outage', 30_000, 23);
+  const running = startShipper(runArgs(corpus, prefix, config, url));
+  // Let it index a part, then take Elasticsearch away for a while.
+  for (let i = 0; i < 200; i++) {
+    const n = await own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
+      (r) => r.count,
+      () => 0,
+    );
+    if (n > 2000) break;
+    await sleep(100);
   }
+  await outage.stop();
+  await sleep(3000);
+  assert.equal(running.child.exitCode, null, 'the shipper waits for Elasticsearch instead of exiting');
+  await outage.start();
+  const result = await running.done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /bulk request failed; retrying with backoff/);
+  assert.deepEqual(await countsByKind(own, prefix), corpus.byKind);
+  assert.deepEqual(await linesIndexedTwice(own, prefix), []);
+  await cleanUp(own, prefix);
+});
+
+test('Elasticsearch down under the daemon on live files: files kubelet rotates and deletes meanwhile are held and shipped later, exactly; SIGTERM while it is down exits 0', async () => {
+  const { url, client: own } = await outage.up();
+  const dir = await mkdtemp(join(tmpdir(), 'chaos-down-'));
+  corpora.push({ dir });
+  const prefix = uniquePrefix('chaos-down');
+  const config = join(dir, 'shipper.yaml');
+  // A small budget, full soon after Elasticsearch goes; scans more often than kubelet rotates.
+  await writeFile(
+    config,
+    'batch:\n  maxDocs: 300\n  maxAgeMs: 200\nretry:\n  initialMs: 100\n  maxMs: 1000\nmemoryBudgetBytes: 262144\nscanIntervalMs: 300\nshutdownGraceMs: 2000\n',
+  );
+  // kubelet keeping 2 files: each rotated file is deleted at the next rotation, ~1.5 s later.
+  const writer = new KubeletLogWriter({
+    out: join(dir, 'node'),
+    seed: 31,
+    rotateBytes: 300_000,
+    maxFiles: 2,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+  });
+  const files: Files = { glob: writer.glob, checkpointDir: join(dir, 'checkpoints') };
+  const running = startShipper(runArgs(files, prefix, config, url).filter((a) => a !== '--once'));
+  let writing = true;
+  const written = (async () => {
+    while (writing) {
+      writer.write(10);
+      await sleep(50);
+    }
+  })();
+  const indexed = () =>
+    own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
+      (r) => r.count,
+      () => 0,
+    );
+  try {
+    for (let i = 0; i < 200 && (await indexed()) < 500; i++) await sleep(100);
+    await outage.stop();
+    const rotationsBefore = writer.result().rotations;
+    await sleep(6000);
+    assert.equal(running.child.exitCode, null, running.output().stderr);
+    await outage.start();
+    const whileDown = writer.result().rotations - rotationsBefore;
+    assert.ok(whileDown >= 3, `${whileDown} rotations (each deleting a file) while Elasticsearch was down`);
+  } finally {
+    writing = false;
+    await written;
+  }
+  // Everything written, the files kubelet deleted included.
+  const { counts, deleted } = writer.result();
+  const expected = byIndexKind({
+    alert: counts.alert + deleted.alert,
+    log: counts.log + deleted.log,
+    message: counts.message + deleted.message,
+    relay: counts.relay + deleted.relay,
+  });
+  assert.ok(deleted.alert + deleted.log + deleted.message + deleted.relay > 0);
+  const total = Object.values(expected).reduce((a, b) => a + b, 0);
+  for (let i = 0; i < 240 && (await indexed()) < total; i++) await sleep(250);
+  assert.deepEqual(await countsByKind(own, prefix), expected);
+  assert.deepEqual(await linesIndexedTwice(own, prefix), []);
+
+  // Down again, with more to read than the budget holds: a stop is answered within the grace.
+  await outage.stop();
+  writer.write(1000);
+  writer.close();
+  await sleep(1500);
+  const stopping = Date.now();
+  running.child.kill('SIGTERM');
+  const stopped = await running.done;
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.ok(Date.now() - stopping < 10_000, `stopped in ${Date.now() - stopping} ms`);
+  const summary = stoppedSummary(stopped.stdout);
+  assert.ok(summary.unacknowledged > 0, 'the budget was full when it stopped');
+  assert.deepEqual(summary.bytesLost, {});
+  await outage.start();
+  await cleanUp(own, prefix);
 });
