@@ -12,6 +12,20 @@ import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import { Tailer, type TailerOptions } from '../tail/tailer.js';
 import { tailFollow } from './tail-follow.js';
 
+function tailerOptions(dir: string): TailerOptions {
+  return {
+    includes: [join(dir, '*.log')],
+    excludes: [],
+    startAt: 'beginning',
+    nodeName: 'n',
+    record: { indexPrefix: 'kubearmor' },
+    maxEventBytes: 1 << 20,
+    bufferBytes: 1024,
+    rotateWaitMs: 1000,
+    releasedRetentionMs: 60_000,
+  };
+}
+
 test('follows a file until stopped, picks up appends and new files, saves checkpoints on the way', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'follow-'));
   try {
@@ -27,22 +41,7 @@ test('follows a file until stopped, picks up appends and new files, saves checkp
       hasCapacity: () => true,
       waitForCapacity: async () => {},
     };
-    const tailer = new Tailer(
-      {
-        includes: [join(dir, '*.log')],
-        excludes: [],
-        startAt: 'beginning',
-        nodeName: 'n',
-        record: { indexPrefix: 'kubearmor' },
-        maxEventBytes: 1 << 20,
-        bufferBytes: 4096,
-        rotateWaitMs: 1000,
-        releasedRetentionMs: 60_000,
-      },
-      consumer,
-      new Counters(),
-      [],
-    );
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
     const stop = new AbortController();
     let saves = 0;
     const done = tailFollow(tailer, {
@@ -68,20 +67,6 @@ test('follows a file until stopped, picks up appends and new files, saves checkp
     await rm(dir, { recursive: true, force: true });
   }
 });
-
-function tailerOptions(dir: string): TailerOptions {
-  return {
-    includes: [join(dir, '*.log')],
-    excludes: [],
-    startAt: 'beginning',
-    nodeName: 'n',
-    record: { indexPrefix: 'kubearmor' },
-    maxEventBytes: 1 << 20,
-    bufferBytes: 1024,
-    rotateWaitMs: 1000,
-    releasedRetentionMs: 60_000,
-  };
-}
 
 let next = 0;
 function lines(count: number): { text: string; seqs: number[] } {
