@@ -130,6 +130,9 @@ function seqOf(record: ShippableRecord): number {
 
 async function runModel(seed: number, steps: number): Promise<void> {
   const rnd = new Random(seed);
+  // Whether a read turn waits for room (`run --once`) or ends there (the daemon): a stream of its
+  // own, so a seed's other steps stay what they were before it existed.
+  const waits = new Random(seed + 1_000_003);
   const root = await mkdtemp(join(tmpdir(), `tail-model-${seed}-`));
   mkdirSync(join(root, 'containers'));
   let serial = 0;
@@ -311,7 +314,7 @@ async function runModel(seed: number, steps: number): Promise<void> {
   const work = async (turns: number) => {
     for (let i = 0; i < turns; i++) {
       if (rnd.next() < 0.3) await tailer.scan();
-      await tailer.readTurn();
+      await tailer.readTurn(waits.next() < 0.5);
       clock += 300;
       await tailer.maintain(false);
     }

@@ -451,4 +451,36 @@ describe('backpressure', () => {
     assert.deepEqual(got, a.seqs);
     await tailer.close();
   });
+
+  test('with room for little at a time, turns that end early take the files in turn: none starves', async () => {
+    const one = container('fair-one');
+    const two = container('fair-two');
+    const a = lines(20);
+    writeFileSync(one.current, a.text);
+    const b = lines(20);
+    writeFileSync(two.current, b.text);
+    let room = 0;
+    const got: number[] = [];
+    const consumer: RecordConsumer = {
+      onRecord(file, record) {
+        got.push(Number(documentOf(record).Seq));
+        room--;
+        file.ack(record.ticket);
+      },
+      hasCapacity: () => room > 0,
+      waitForCapacity: async () => {},
+    };
+    const glob = join(root, 'fair-*', 'containers', '*.log');
+    const tailer = new Tailer(options(glob, { bufferBytes: 256 }), consumer, new Counters(), []);
+    await tailer.scan();
+    // Room for one record per turn: each turn ends after one file's read.
+    for (let turn = 0; turn < 10; turn++) {
+      room = 1;
+      await tailer.readTurn(false);
+    }
+    const fromOne = got.filter((s) => a.seqs.includes(s)).length;
+    const fromTwo = got.filter((s) => b.seqs.includes(s)).length;
+    assert.ok(fromOne >= 4 && fromTwo >= 4, `${fromOne} and ${fromTwo} records from the two files`);
+    await tailer.close();
+  });
 });

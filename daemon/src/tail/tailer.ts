@@ -69,6 +69,8 @@ export class Tailer {
    */
   private foundAs = new Map<string, string>();
   private orderSeq = 0;
+  /** Where the next read turn starts (a file's `order`), after one ended for want of room. */
+  private resumeTurnAt: number | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -209,10 +211,25 @@ export class Tailer {
    */
   async readTurn(waitForRoom = true): Promise<number> {
     let total = 0;
-    for (const f of this.trackedFiles()) {
+    const files = this.trackedFiles();
+    // A turn ended early starts the next one where it stopped: with little room, the first files
+    // in order would otherwise take it all, turn after turn.
+    let first = 0;
+    if (this.resumeTurnAt !== undefined) {
+      first = Math.max(
+        0,
+        files.findIndex((f) => f.order >= (this.resumeTurnAt as number)),
+      );
+      this.resumeTurnAt = undefined;
+    }
+    for (let i = 0; i < files.length; i++) {
+      const f = files[(first + i) % files.length] as TailedFile;
       if (f.closed || f.paused || f.atEnd || !this.isTurnOf(f)) continue;
       if (!this.consumer.hasCapacity()) {
-        if (!waitForRoom) break;
+        if (!waitForRoom) {
+          this.resumeTurnAt = f.order;
+          break;
+        }
         await this.consumer.waitForCapacity();
       }
       let n: number;
