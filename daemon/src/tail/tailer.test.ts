@@ -240,6 +240,40 @@ describe('rotation', () => {
     assert.deepEqual(next.collector.seqs(), cc.seqs);
   });
 
+  test('rotations between two looks, the file we followed already deleted: the newer rotated files are still read, in order', async () => {
+    for (const restart of [false, true]) {
+      const c = container(`deleted-${restart}`);
+      const a = lines(5);
+      writeFileSync(c.current, a.text);
+      const collector = new Collector();
+      const tailer = new Tailer(options(c.glob), collector, new Counters(), []);
+      await tailer.scan();
+      await tailer.readTurn();
+      if (restart) await tailer.close();
+      // Three rotations before the next scan; kubelet deletes the oldest rotated file, ours.
+      const b = lines(4);
+      const cc = lines(3);
+      const d = lines(2);
+      for (const [n, next] of [b, cc, d].entries()) {
+        renameSync(c.current, `${c.current}.20240101-00000${n + 1}`);
+        writeFileSync(c.current, next.text);
+      }
+      unlinkSync(`${c.current}.20240101-000001`);
+      if (restart) {
+        const second = await runOnce(c.glob, tailer.checkpoints());
+        assert.deepEqual(
+          [...collector.seqs(), ...second.collector.seqs()],
+          [...a.seqs, ...b.seqs, ...cc.seqs, ...d.seqs],
+        );
+        assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
+      } else {
+        await tailOnce(tailer);
+        await tailer.close();
+        assert.deepEqual(collector.seqs(), [...a.seqs, ...b.seqs, ...cc.seqs, ...d.seqs], 'live');
+      }
+    }
+  });
+
   test('a live rotation: the old file is read to its end, then the new one from byte 0', async () => {
     const c = container('live');
     const a = lines(5);

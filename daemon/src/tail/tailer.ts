@@ -534,14 +534,21 @@ export class Tailer {
 
   /**
    * Walks the rotated siblings of `<dir>/<name>`, oldest first. A sibling with a checkpoint resumes
-   * there; one without is read whole once an older one resumed (or from the first, with `all`).
+   * there; one without is read whole once an older one resumed or is known (or from the first,
+   * with `all`, or when none is known).
    */
   private async adoptSiblings(dir: string, name: string, all: boolean): Promise<void> {
     let started = all;
+    const notStarted: string[] = [];
     for (const path of await rotatedSiblings(dir, name)) {
       const outcome = await this.adopt(path, undefined, started);
       if (outcome === 'resumed' || outcome === 'known') started = true;
+      else if (!started) notStarted.push(path);
     }
+    // None of them is a file we know: the ones we knew were rotated out and deleted (kubelet
+    // deletes the oldest first), so every one left is newer than what we read. Before, they were
+    // left unread, and uncounted.
+    if (!started) for (const path of notStarted) await this.adopt(path, undefined, true);
   }
 
   /**
