@@ -24,7 +24,13 @@ import {
   testEsUrl,
   uniquePrefix,
 } from '../support/elasticsearch.js';
-import { runShipper, shipArgs, startShipper, stoppedSummary } from '../support/shipper-process.js';
+import {
+  runShipper,
+  shipArgs,
+  startShipper,
+  statusPort,
+  stoppedSummary,
+} from '../support/shipper-process.js';
 
 const exec = promisify(execFile);
 const esScript = fileURLToPath(new URL('../../../scripts/elasticsearch.sh', import.meta.url));
@@ -253,59 +259,76 @@ test('Elasticsearch down under the daemon on live files: files kubelet rotates a
     startMs: Date.parse('2024-07-26T10:00:00Z'),
   });
   const files: Files = { glob: writer.glob, checkpointDir: join(dir, 'checkpoints') };
-  const running = startShipper(runArgs(files, prefix, config, url).filter((a) => a !== '--once'));
-  let writing = true;
-  const written = (async () => {
-    while (writing) {
-      writer.write(10);
-      await sleep(50);
-    }
-  })();
-  const indexed = () =>
-    own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
-      (r) => r.count,
-      () => 0,
-    );
+  const running = startShipper([
+    ...runArgs(files, prefix, config, url).filter((a) => a !== '--once' && a !== '--no-http'),
+    '--http-port',
+    '0',
+  ]);
   try {
-    for (let i = 0; i < 200 && (await indexed()) < 500; i++) await sleep(100);
-    await outage.stop();
-    const rotationsBefore = writer.result().rotations;
-    await sleep(6000);
-    assert.equal(running.child.exitCode, null, running.output().stderr);
-    await outage.start();
-    const whileDown = writer.result().rotations - rotationsBefore;
-    assert.ok(whileDown >= 3, `${whileDown} rotations (each deleting a file) while Elasticsearch was down`);
-  } finally {
-    writing = false;
-    await written;
-  }
-  // Everything written, the files kubelet deleted included.
-  const { counts, deleted } = writer.result();
-  const expected = byIndexKind({
-    alert: counts.alert + deleted.alert,
-    log: counts.log + deleted.log,
-    message: counts.message + deleted.message,
-    relay: counts.relay + deleted.relay,
-  });
-  assert.ok(deleted.alert + deleted.log + deleted.message + deleted.relay > 0);
-  const total = Object.values(expected).reduce((a, b) => a + b, 0);
-  for (let i = 0; i < 240 && (await indexed()) < total; i++) await sleep(250);
-  assert.deepEqual(await countsByKind(own, prefix), expected);
-  assert.deepEqual(await linesIndexedTwice(own, prefix), []);
+    const port = await statusPort(running);
+    let writing = true;
+    const written = (async () => {
+      while (writing) {
+        writer.write(10);
+        await sleep(50);
+      }
+    })();
+    const indexed = () =>
+      own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
+        (r) => r.count,
+        () => 0,
+      );
+    try {
+      for (let i = 0; i < 200 && (await indexed()) < 500; i++) await sleep(100);
+      await outage.stop();
+      const rotationsBefore = writer.result().rotations;
+      await sleep(6000);
+      assert.equal(running.child.exitCode, null, running.output().stderr);
+      await outage.start();
+      const whileDown = writer.result().rotations - rotationsBefore;
+      assert.ok(whileDown >= 3, `${whileDown} rotations (each deleting a file) while Elasticsearch was down`);
+    } finally {
+      writing = false;
+      await written;
+    }
+    // Everything written, the files kubelet deleted included.
+    const { counts, deleted } = writer.result();
+    const expected = byIndexKind({
+      alert: counts.alert + deleted.alert,
+      log: counts.log + deleted.log,
+      message: counts.message + deleted.message,
+      relay: counts.relay + deleted.relay,
+    });
+    assert.ok(deleted.alert + deleted.log + deleted.message + deleted.relay > 0, 'kubelet deleted files');
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    for (let i = 0; i < 240 && (await indexed()) < total; i++) await sleep(250);
+    assert.deepEqual(await countsByKind(own, prefix), expected);
+    assert.deepEqual(await linesIndexedTwice(own, prefix), []);
 
-  // Down again, with more to read than the budget holds: a stop is answered within the grace.
-  await outage.stop();
-  writer.write(1000);
-  writer.close();
-  await sleep(1500);
-  const stopping = Date.now();
-  running.child.kill('SIGTERM');
-  const stopped = await running.done;
-  assert.equal(stopped.code, 0, stopped.stderr);
-  assert.ok(Date.now() - stopping < 10_000, `stopped in ${Date.now() - stopping} ms`);
-  const summary = stoppedSummary(stopped.stdout);
-  assert.ok(summary.unacknowledged > 0, 'the budget was full when it stopped');
-  assert.deepEqual(summary.bytesLost, {});
+    // Down again, with more to read than the budget holds: a stop is answered within the grace.
+    await outage.stop();
+    // 400 lines: at most two rotations, so no file is deleted before the shipper has seen it.
+    writer.write(400);
+    writer.close();
+    const inFlight = async () => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+      return Number(/^kubearmor_shipper_bytes_in_flight (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    for (let i = 0; i < 150 && (await inFlight()) < 196_608; i++) await sleep(200);
+    assert.ok((await inFlight()) >= 196_608, 'the budget fills while Elasticsearch is down');
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    const stopping = Date.now();
+    running.child.kill('SIGTERM');
+    const stopped = await running.done;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.ok(Date.now() - stopping < 10_000, `stopped in ${Date.now() - stopping} ms`);
+    const summary = stoppedSummary(stopped.stdout);
+    assert.ok(summary.unacknowledged > 0, `${summary.unacknowledged} unacknowledged at the stop`);
+    assert.deepEqual(summary.bytesLost, {});
+  } finally {
+    // A failed assertion must not leave the daemon running (the test would wait for it).
+    if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
+  }
   await outage.start();
   await cleanUp(own, prefix);
 });
