@@ -97,7 +97,8 @@ export class BulkShipper implements RecordConsumer {
   private readonly spare: Buffer[] = [];
   private readonly bufferBytes: number;
   private inFlight = 0;
-  private inFlightDocs = 0;
+  /** Documents added and not yet done (acknowledged, or stored as dead letters). */
+  private notDone = 0;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private readonly gzipBody: GzipBody | undefined;
@@ -135,6 +136,7 @@ export class BulkShipper implements RecordConsumer {
     b.buffer[at++] = 0x0a;
     b.used = at;
     this.budget.take(at - from);
+    this.notDone++;
     b.docs.push({ file, ticket: record.ticket, start: record.start, buffer: b.buffer, from, to: at });
     if (this.gzipBody !== undefined) b.similarity.push(record.similarity);
     if (b.docs.length >= this.options.maxDocs || b.used >= this.options.maxBytes) this.flush();
@@ -159,11 +161,12 @@ export class BulkShipper implements RecordConsumer {
     return this.budget.waitForRoom();
   }
 
-  /** Documents read and not yet acknowledged. */
+  /**
+   * Documents read and not yet acknowledged, counted one by one as they are done: after `stop`,
+   * the requests given up on no longer count as in flight, but their documents are still not done.
+   */
   get pendingDocuments(): number {
-    let n = this.batch.docs.length;
-    for (const b of this.queue) n += b.docs.length;
-    return n + this.inFlightDocs;
+    return this.notDone;
   }
 
   /** Sends what is batched now, without waiting for the age limit. */
@@ -198,10 +201,8 @@ export class BulkShipper implements RecordConsumer {
     while (!this.stopped && this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.shift() as Batch;
       this.inFlight++;
-      this.inFlightDocs += batch.docs.length;
       void this.send(batch).finally(() => {
         this.inFlight--;
-        this.inFlightDocs -= batch.docs.length;
         // Every document of it is done (or shipping stopped): its buffer serves the next batch.
         if (
           !this.stopped &&
@@ -292,6 +293,7 @@ export class BulkShipper implements RecordConsumer {
   }
 
   private done(doc: PendingDocument): void {
+    this.notDone--;
     doc.file.ack(doc.ticket);
     this.budget.give(doc.to - doc.from);
   }
