@@ -453,24 +453,33 @@ describe('start position and globs', () => {
   });
 });
 
+/** Takes `room` more records, then is full; waiting for capacity gives it `refill`. */
+class RoomConsumer implements RecordConsumer {
+  got: number[] = [];
+  constructor(
+    public room: number,
+    private readonly refill: number,
+  ) {}
+  onRecord(file: TailedFile, record: ShippableRecord): void {
+    this.got.push(Number(documentOf(record).Seq));
+    this.room--;
+    file.ack(record.ticket);
+  }
+  hasCapacity(): boolean {
+    return this.room > 0;
+  }
+  async waitForCapacity(): Promise<void> {
+    this.room = Math.max(this.room, this.refill);
+  }
+}
+
 describe('backpressure', () => {
   test('a paused file is not read until resumed; a full consumer stops all reading', async () => {
     const c = container('pause');
     const a = lines(30);
     writeFileSync(c.current, a.text);
-    let room = 5;
-    const got: number[] = [];
-    const consumer: RecordConsumer = {
-      onRecord(file, record) {
-        got.push(Number(documentOf(record).Seq));
-        room--;
-        file.ack(record.ticket);
-      },
-      hasCapacity: () => room > 0,
-      waitForCapacity: async () => {
-        room = 5;
-      },
-    };
+    const consumer = new RoomConsumer(5, 5);
+    const got = consumer.got;
     const tailer = new Tailer(options(c.glob, { bufferBytes: 256 }), consumer, new Counters(), []);
     await tailer.scan();
     const [file] = tailer.trackedFiles();
@@ -493,23 +502,14 @@ describe('backpressure', () => {
     writeFileSync(one.current, a.text);
     const b = lines(20);
     writeFileSync(two.current, b.text);
-    let room = 0;
-    const got: number[] = [];
-    const consumer: RecordConsumer = {
-      onRecord(file, record) {
-        got.push(Number(documentOf(record).Seq));
-        room--;
-        file.ack(record.ticket);
-      },
-      hasCapacity: () => room > 0,
-      waitForCapacity: async () => {},
-    };
+    const consumer = new RoomConsumer(0, 0);
+    const got = consumer.got;
     const glob = join(root, 'fair-*', 'containers', '*.log');
     const tailer = new Tailer(options(glob, { bufferBytes: 256 }), consumer, new Counters(), []);
     await tailer.scan();
     // Room for one record per turn: each turn ends after one file's read.
     for (let turn = 0; turn < 10; turn++) {
-      room = 1;
+      consumer.room = 1;
       await tailer.readTurn(false);
     }
     const fromOne = got.filter((s) => a.seqs.includes(s)).length;
