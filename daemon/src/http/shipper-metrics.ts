@@ -31,6 +31,10 @@ export const COUNTER_METRICS: { readonly [K in CounterName]: readonly [help: str
   record_flags: ['Records flagged (truncated, invalid_utf8, unknown_type, timestamp_fallback)', 'flag'],
   documents: ['Documents by outcome: indexed, already_present (409), retried, dead_lettered', 'result'],
   dead_letters: ['Rejected documents stored, by where (index or file)', 'where'],
+  item_errors: [
+    "Documents Elasticsearch refused, by its error.type: retried, or dead-lettered if the document's own fault",
+    'type',
+  ],
   bulk_requests: ['Bulk requests answered by Elasticsearch'],
   bulk_request_errors: ['Bulk requests that failed as a whole (retried), by status or error', 'kind'],
   bytes_lost: ['Bytes that could not be read, by reason', 'reason'],

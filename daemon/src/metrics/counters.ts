@@ -16,6 +16,7 @@ export type CounterName =
   | 'checkpoint_problems'
   | 'documents'
   | 'dead_letters'
+  | 'item_errors'
   | 'bulk_requests'
   | 'bulk_request_errors'
   | 'kubernetes_lists'

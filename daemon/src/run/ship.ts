@@ -83,14 +83,23 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
   let lastLoop = Date.now();
   let lastSaved = Date.now();
   let setup: SetupResult | undefined;
-  let lastErrorLog = 0;
-  /** One line per problem, then at most one every 30 s while it lasts. */
-  const retrying = (message: string) => (err: unknown, attempt: number) => {
-    if (attempt === 0 || Date.now() - lastErrorLog > 30_000) {
-      lastErrorLog = Date.now();
-      logger.warn({ attempt, error: describeError(err) }, message);
-    }
+  /** At most one line every 30 s for each kind of problem while it lasts (many batches share one). */
+  const everyHalfMinute = () => {
+    let last = Number.NEGATIVE_INFINITY;
+    return () => {
+      const now = Date.now();
+      if (now - last < 30_000) return false;
+      last = now;
+      return true;
+    };
   };
+  const retrying = (message: string) => {
+    const due = everyHalfMinute();
+    return (err: unknown, attempt: number) => {
+      if (due()) logger.warn({ attempt, error: describeError(err) }, message);
+    };
+  };
+  const itemsRetryDue = everyHalfMinute();
   const deadLetters = new DeadLetters(
     client,
     config.indexPrefix,
@@ -115,6 +124,13 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         lastReachable = Date.now();
       },
       onRequestError: retrying('bulk request failed; retrying with backoff'),
+      onItemsRetried: (documents, error, attempt) => {
+        if (itemsRetryDue())
+          logger.warn(
+            { documents, attempt, error },
+            'Elasticsearch refused documents for now; retrying with backoff',
+          );
+      },
     },
   );
   const podWatch = await startPodWatch(config, logger, counters);

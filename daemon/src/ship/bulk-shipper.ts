@@ -11,9 +11,11 @@
 //   few hundred bytes back instead of ones it finds less often; the encoder (gzip-body.ts) reads
 //   the documents where they are, in that order. Order within a request means nothing to
 //   Elasticsearch: each item answers for its own document;
-// - at most `maxInFlight` requests at a time; items answered 429 or 5xx, and whole requests that
-//   fail (network, timeout, 429, 5xx, anything), are retried with exponential backoff and jitter,
-//   without limit; other 4xx items go to the dead-letter index with the reason;
+// - at most `maxInFlight` requests at a time; items answered 429 or 5xx or refused by the
+//   cluster's state (a write block, privileges: item-refusals.ts), and whole requests that fail
+//   (network, timeout, 429, 5xx, anything), are retried with exponential backoff and jitter,
+//   without limit; an index Elasticsearch will not create on its own is created; items refused
+//   for their own content (mapping, parse) go to the dead-letter index with the reason;
 // - a record's file is told (`file.ack`) only once Elasticsearch has it, which is what moves the
 //   file's checkpoint.
 import type { Counters } from '../metrics/counters.js';
@@ -21,8 +23,15 @@ import type { ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import type { Backoff } from './backoff.js';
 import type { DeadLetters } from './dead-letters.js';
-import type { ElasticsearchRequester } from './elasticsearch-http.js';
+import { describeError, type ElasticsearchRequester } from './elasticsearch-http.js';
 import { createGzipBody, type GzipBody } from './gzip-body.js';
+import {
+  type BulkItemResult,
+  createIndices,
+  describeItem,
+  isMissingIndex,
+  itemHandling,
+} from './item-refusals.js';
 import type { MemoryBudget } from './memory-budget.js';
 
 export interface BatchOptions {
@@ -71,16 +80,16 @@ interface Batch {
   used: number;
 }
 
-export interface BulkItemResult {
-  status: number;
-  error?: { type?: string; reason?: string };
-}
-
 export interface ShipperEvents {
   /** A bulk request's round trip, for the latency histogram. */
   onBulkLatency?(seconds: number): void;
   /** A request failed as a whole and will be retried. */
   onRequestError?(error: unknown, attempt: number): void;
+  /**
+   * Elasticsearch refused `count` items for now (429, 5xx, or the cluster's state: see
+   * item-refusals.ts); they will be retried. `example` is one refusal in its words.
+   */
+  onItemsRetried?(count: number, example: string, attempt: number): void;
   /** Elasticsearch answered (any answer): it is reachable. */
   onReachable?(): void;
 }
@@ -242,21 +251,34 @@ export class BulkShipper implements RecordConsumer {
       const rejected: { doc: PendingDocument; item: BulkItemResult }[] = [];
       let indexed = 0;
       let present = 0;
+      let example: BulkItemResult | undefined;
+      const missingIndices = new Set<string>();
       for (let i = 0; i < docs.length; i++) {
         const doc = docs[i] as PendingDocument;
         const item = items[i];
-        const status = item?.status ?? 0;
-        if (status >= 200 && status < 300) {
+        const handling = itemHandling(item);
+        if (handling === 'indexed') {
           indexed++;
           this.done(doc);
-        } else if (status === 409) {
+          continue;
+        }
+        if (handling === 'already_present') {
           present++;
           this.done(doc);
-        } else if (status === 429 || status >= 500 || item === undefined) {
-          retry.push(doc);
-        } else {
-          rejected.push({ doc, item });
+          continue;
         }
+        this.counters.inc(
+          'item_errors',
+          item?.error?.type ?? (item === undefined ? 'no_item' : String(item.status)),
+        );
+        if (handling === 'reject') {
+          rejected.push({ doc, item: item as BulkItemResult });
+          continue;
+        }
+        retry.push(doc);
+        // One that is not a 429 says more: a block or a privilege the operator has to fix.
+        if (example === undefined || example.status === 429) example = item;
+        if (isMissingIndex(item)) missingIndices.add(documentTarget(doc).index);
       }
       this.counters.inc('documents', 'indexed', indexed);
       this.counters.inc('documents', 'already_present', present);
@@ -268,7 +290,18 @@ export class BulkShipper implements RecordConsumer {
         for (const { doc } of rejected) this.done(doc);
       }
       docs = retry;
-      if (docs.length > 0) await this.backoff.wait(attempt++);
+      if (docs.length === 0) break;
+      let why = describeItem(example);
+      if (missingIndices.size > 0) {
+        try {
+          await createIndices(this.es, missingIndices);
+          why += `; created ${[...missingIndices].join(', ')}`;
+        } catch (err) {
+          why += `; creating ${[...missingIndices].join(', ')} failed: ${describeError(err)}`;
+        }
+      }
+      this.events.onItemsRetried?.(docs.length, why, attempt);
+      await this.backoff.wait(attempt++);
     }
   }
 
@@ -285,11 +318,7 @@ export class BulkShipper implements RecordConsumer {
     this.events.onReachable?.();
     this.counters.inc('bulk_requests');
     if (response.errors === false) return new Array<BulkItemResult>(docs.length).fill(CREATED);
-    const items = response.items ?? [];
-    return items.map((item) => {
-      const result = Object.values(item)[0];
-      return result ?? { status: 0 };
-    });
+    return (response.items ?? []).map((item) => Object.values(item)[0] ?? { status: 0 });
   }
 
   private done(doc: PendingDocument): void {

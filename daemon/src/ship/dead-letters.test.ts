@@ -10,7 +10,7 @@ import type { PendingDocument } from './bulk-shipper.js';
 import { DeadLetters } from './dead-letters.js';
 import type { ElasticsearchRequester } from './elasticsearch-http.js';
 
-/** A client whose dead-letter index refuses everything (a stand-in: real ES cannot be made to). */
+/** A client whose dead-letter index refuses every dead letter's content (a stand-in: real ES cannot be made to). */
 function refusingClient(bodies: string[]): ElasticsearchRequester {
   return {
     request: async (_method, _path, options) => {
@@ -19,7 +19,7 @@ function refusingClient(bodies: string[]): ElasticsearchRequester {
       const count = operations.split('\n').filter((l) => l !== '').length / 2;
       return {
         items: Array.from({ length: count }, () => ({
-          create: { status: 403, error: { type: 'security_exception', reason: 'no' } },
+          create: { status: 400, error: { type: 'document_parsing_exception', reason: 'no' } },
         })),
       };
     },
@@ -71,7 +71,7 @@ test('documents the dead-letter index refuses go to the local file, with both re
       (line.event as { original: string }).original,
       '{"Timestamp":1721990507,"Type":"HostLog","N":1}',
     );
-    assert.equal((line.dead_letter_error as { type: string }).type, 'security_exception');
+    assert.equal((line.dead_letter_error as { type: string }).type, 'document_parsing_exception');
     assert.equal(counters.get('dead_letters', 'file'), 1);
 
     for (let i = 2; i < 40; i++) await dl.store([{ doc: doc(i), item: { status: 400 } }]);
@@ -81,14 +81,33 @@ test('documents the dead-letter index refuses go to the local file, with both re
     assert.equal(counters.get('dead_letters', 'file'), 39);
   }));
 
-/** A client answering each dead-letter bulk request with the next statuses of the script (one per item sent). */
-function scriptedClient(script: number[][], bodies: string[]): ElasticsearchRequester {
+type Answer = number | { status: number; type: string };
+
+/**
+ * A client answering each dead-letter bulk request with the next answers of the script (one per
+ * item sent: a status, or a status and an error type); it answers index creations itself.
+ */
+function scriptedClient(
+  script: Answer[][],
+  bodies: string[],
+  created: string[] = [],
+): ElasticsearchRequester {
   return {
-    request: async (_method, _path, options) => {
+    request: async (method, path, options) => {
+      if (method === 'PUT') {
+        created.push(path);
+        return { acknowledged: true };
+      }
       bodies.push(String(options?.body));
-      const statuses = script.shift();
-      if (statuses === undefined) throw new Error('connect ECONNREFUSED');
-      return { items: statuses.map((status) => ({ create: { status } })) };
+      const answers = script.shift();
+      if (answers === undefined) throw new Error('connect ECONNREFUSED');
+      return {
+        items: answers.map((a) =>
+          typeof a === 'number'
+            ? { create: { status: a } }
+            : { create: { status: a.status, error: { type: a.type } } },
+        ),
+      };
     },
   };
 }
@@ -141,3 +160,34 @@ test('once shipping stopped, a dead letter that cannot be stored is left unackno
   );
   assert.equal(await dl.store([{ doc: doc(1), item: { status: 400 } }]), false);
 });
+
+test('a dead letter refused by the cluster (a write block, no such index) is sent again, never to the file; a missing index is created', () =>
+  withDeadLetterFile(async (file) => {
+    const bodies: string[] = [];
+    const created: string[] = [];
+    const counters = new Counters();
+    const dl = new DeadLetters(
+      scriptedClient(
+        [
+          [
+            { status: 403, type: 'cluster_block_exception' },
+            { status: 404, type: 'index_not_found_exception' },
+          ],
+          [201, 201],
+        ],
+        bodies,
+        created,
+      ),
+      'kubearmor',
+      file,
+      4000,
+      counters,
+      new Backoff(1, 2),
+    );
+    assert.equal(await dl.store([1, 2].map((i) => ({ doc: doc(i), item: { status: 400 } }))), true);
+    assert.equal(bodies.length, 2);
+    assert.deepEqual(created, ['/kubearmor-deadletter-2024.07.26']);
+    assert.equal(counters.get('dead_letters', 'index'), 2);
+    assert.equal(counters.get('dead_letters', 'file'), 0);
+    await assert.rejects(stat(file));
+  }));

@@ -5,8 +5,15 @@
 import { appendFile, rename, stat } from 'node:fs/promises';
 import type { Counters } from '../metrics/counters.js';
 import type { Backoff } from './backoff.js';
-import { type BulkItemResult, documentNdjson, documentTarget, type PendingDocument } from './bulk-shipper.js';
+import { documentNdjson, documentTarget, type PendingDocument } from './bulk-shipper.js';
 import type { ElasticsearchRequester } from './elasticsearch-http.js';
+import {
+  type BulkItemResult,
+  createIndices,
+  describeItem,
+  isMissingIndex,
+  itemHandling,
+} from './item-refusals.js';
 
 export interface Rejected {
   doc: PendingDocument;
@@ -28,20 +35,24 @@ export class DeadLetters {
 
   /**
    * Stores the rejected documents; resolves once each is in the dead-letter index or the file.
-   * Like the main path, what may pass later (a 429 or 5xx item, a failed request, a failed write
-   * of the file) is tried again with backoff, without limit; only what the index refuses for good
-   * goes to the file. Each is counted once, where it ended up. Resolves to false, with some not
+   * Like the main path, what may pass later (a 429 or 5xx item, a refusal by the cluster's state,
+   * a failed request, a failed write of the file) is tried again with backoff, without limit; only
+   * what the index refuses for good (the dead letter's own content) goes to the file. Each is counted once, where it ended up. Resolves to false, with some not
    * stored, only when shipping stopped: those stay unacknowledged.
    */
   async store(rejected: readonly Rejected[]): Promise<boolean> {
-    let toIndex = rejected.map((r) => ({ target: documentTarget(r.doc), text: this.deadLetterDocument(r) }));
+    let toIndex = rejected.map((r) => {
+      const target = documentTarget(r.doc);
+      return { index: this.indexFor(target.index), id: target.id, text: this.deadLetterDocument(r) };
+    });
     let toFile: string[] = [];
+    let retryReason = '';
     for (let attempt = 0; ; attempt++) {
       try {
         if (toIndex.length > 0) {
           let body = '';
-          for (const { target, text } of toIndex) {
-            body += `{"create":{"_index":"${this.indexFor(target.index)}","_id":"${target.id}"}}\n${text}\n`;
+          for (const { index, id, text } of toIndex) {
+            body += `{"create":{"_index":"${index}","_id":"${id}"}}\n${text}\n`;
           }
           const response = (await this.es.request('POST', '/_bulk', {
             body,
@@ -49,27 +60,37 @@ export class DeadLetters {
           })) as { items?: Record<string, BulkItemResult>[] };
           const items = response.items ?? [];
           const again: typeof toIndex = [];
+          let example: BulkItemResult | undefined;
+          const missing = new Set<string>();
           toIndex.forEach((entry, i) => {
             const item = Object.values(items[i] ?? {})[0];
-            const status = item?.status ?? 0;
-            if ((status >= 200 && status < 300) || status === 409) this.counters.inc('dead_letters', 'index');
-            else if (status === 0 || status === 429 || status >= 500) again.push(entry);
-            else
+            const handling = itemHandling(item);
+            if (handling === 'indexed' || handling === 'already_present')
+              this.counters.inc('dead_letters', 'index');
+            else if (handling === 'retry') {
+              again.push(entry);
+              example ??= item;
+              if (isMissingIndex(item)) missing.add(entry.index);
+            } else
               toFile.push(
-                JSON.stringify({ ...JSON.parse(entry.text), dead_letter_error: item?.error ?? { status } }),
+                JSON.stringify({
+                  ...JSON.parse(entry.text),
+                  dead_letter_error: item?.error ?? { status: item?.status },
+                }),
               );
           });
           toIndex = again;
+          if (again.length > 0) {
+            await createIndices(this.es, missing);
+            retryReason = `the dead-letter index refused ${again.length} item(s) for now: ${describeItem(example)}`;
+          }
         }
         if (toFile.length > 0) {
           await this.toFile(toFile);
           toFile = [];
         }
         if (toIndex.length === 0) return true;
-        this.onRetry?.(
-          new Error(`the dead-letter index answered ${toIndex.length} item(s) 429, 5xx or not at all`),
-          attempt,
-        );
+        this.onRetry?.(new Error(retryReason), attempt);
       } catch (err) {
         this.onRetry?.(err, attempt);
       }
