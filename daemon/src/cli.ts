@@ -244,7 +244,8 @@ async function runCommand(args: readonly string[]): Promise<number> {
       ...(values.progress ? { onProgress: (p: ProgressSnapshot) => progressLine(p, started) } : {}),
     });
     if (values.progress && process.stderr.isTTY) process.stderr.write('\n');
-    return result.setup === undefined && !signal.aborted ? 1 : 0;
+    // A last save that failed is logged; the next start sends again what came since (409s).
+    return (result.setup === undefined && !signal.aborted) || !result.checkpointsSaved ? 1 : 0;
   } finally {
     release();
   }

@@ -46,6 +46,9 @@ export const COUNTER_METRICS: { readonly [K in CounterName]: readonly [help: str
   files_opened: ['Files opened'],
   files_released: ['Files read to their end and let go'],
   checkpoint_problems: ['Checkpoint files found missing entries or corrupt at start'],
+  checkpoint_save_errors: [
+    'Checkpoint saves that failed (retried at the next save; checkpoint_age_seconds grows)',
+  ],
   kubernetes_lists: ['Pod lists of this node from the Kubernetes API'],
   kubernetes_watch_reconnects: [
     'Pod watch reconnections, by reason (closed, expired, error, watchdog)',

@@ -14,6 +14,7 @@ export type CounterName =
   | 'rotations'
   | 'truncations'
   | 'checkpoint_problems'
+  | 'checkpoint_save_errors'
   | 'documents'
   | 'dead_letters'
   | 'item_errors'

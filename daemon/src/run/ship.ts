@@ -45,6 +45,8 @@ export interface ProgressSnapshot {
 export interface ShipResult {
   counters: Counters;
   setup: SetupResult | undefined;
+  /** Whether the last save of the checkpoints, at the end, was written. */
+  checkpointsSaved: boolean;
 }
 
 export async function ship(config: ShipperConfig, options: ShipOptions): Promise<ShipResult> {
@@ -180,14 +182,35 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     );
   }, 5000);
   let savedText = '';
-  const saveCheckpoints = async () => {
+  const saveErrorDue = everyHalfMinute();
+  /**
+   * False if the file could not be written (the disk full, the directory gone read-only). That is
+   * not fatal: shipping goes on and the next save tries again. A crash loop would stop shipping
+   * while kubelet goes on rotating and deleting files; a restart only re-sends (409s).
+   */
+  const saveCheckpoints = async (): Promise<boolean> => {
     const checkpoints = tailer.checkpoints();
     const text = JSON.stringify(checkpoints.map((c) => [c.key, c.offset, c.released, c.path]));
     if (text !== savedText) {
-      await store.save(checkpoints);
+      try {
+        await store.save(checkpoints);
+      } catch (err) {
+        counters.inc('checkpoint_save_errors');
+        if (saveErrorDue())
+          logger.error(
+            {
+              path: store.path,
+              error: describeError(err),
+              lastSavedSecondsAgo: Math.round((Date.now() - lastSaved) / 1000),
+            },
+            'cannot save checkpoints; shipping goes on and the next save tries again (a restart now sends again what came since the last save: Elasticsearch answers 409)',
+          );
+        return false;
+      }
       savedText = text;
     }
     lastSaved = Date.now();
+    return true;
   };
   const progress = setInterval(() => {
     lastLoop = Date.now();
@@ -203,7 +226,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
 
   try {
     setup = await installUntilDone(client, config, logger, backoff, signal);
-    if (setup === undefined) return { counters, setup };
+    if (setup === undefined) return { counters, setup, checkpointsSaved: true };
     lastReachable = Date.now();
     const advice = withoutLifecycle(setup.lifecycle, config.elasticsearch.retentionDays);
     if (advice !== undefined) logger.warn({ retentionDays: config.elasticsearch.retentionDays }, advice);
@@ -222,7 +245,9 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         pollIntervalMs: 250,
         checkpointIntervalMs: 1000,
         signal,
-        saveCheckpoints,
+        saveCheckpoints: async () => {
+          await saveCheckpoints();
+        },
         onTurn: () => {
           lastLoop = Date.now();
         },
@@ -237,7 +262,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       await shipper.drain();
     }
     shipper.stop();
-    await saveCheckpoints();
+    const checkpointsSaved = await saveCheckpoints();
     logger.info(
       {
         lines: counters.get('lines_read'),
@@ -249,10 +274,11 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         bytesLost: counters.byLabel('bytes_lost'),
         bytesSkippedLongLines: counters.get('bytes_skipped_long_lines'),
         unacknowledged: shipper.pendingDocuments,
+        checkpointsSaved,
       },
       'stopped',
     );
-    return { counters, setup };
+    return { counters, setup, checkpointsSaved };
   } finally {
     clearInterval(pinger);
     clearInterval(progress);

@@ -78,6 +78,7 @@ export interface StoppedSummary {
   bytesLost: Record<string, number>;
   bytesSkippedLongLines: number;
   unacknowledged: number;
+  checkpointsSaved: boolean;
 }
 
 /** The shipper's last log line ("stopped"), with its counts. */

@@ -1,0 +1,139 @@
+// The checkpoint directory becoming unwritable under the daemon (a full disk, a volume gone
+// read-only): here, as root, a directory put where the store writes its temporary file. Shipping must go on —
+// a crash loop would stop it while kubelet goes on rotating and deleting files — and the saves
+// resume once the directory is back. A last save that fails is logged and the exit code says so;
+// the next start sends again only what came after the last good save, which Elasticsearch
+// answers 409.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@elastic/elasticsearch';
+import { KubeletLogWriter } from '../../src/generate/kubelet-log-writer.js';
+import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
+import {
+  logLines,
+  runShipper,
+  shipArgs,
+  startShipper,
+  statusPort,
+  stoppedSummary,
+} from '../support/shipper-process.js';
+
+let client: Client;
+let dir: string;
+const prefix = uniquePrefix('checkpoints');
+
+before(async () => {
+  client = testClient();
+  dir = await mkdtemp(join(tmpdir(), 'ship-checkpoints-'));
+});
+after(async () => {
+  await cleanUp(client, prefix);
+  await client.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function indexed(): Promise<number> {
+  return Object.values(await countsByKind(client, prefix)).reduce((a, b) => a + b, 0);
+}
+
+async function waitFor(what: string, ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await ok()) return;
+    await sleep(200);
+  }
+  assert.fail(`not within 30 s: ${what}`);
+}
+
+test('checkpoint directory unwritable under the daemon: shipping goes on, saves resume once it is back; a failed last save exits 1 and the restart only re-sends', async () => {
+  const writer = new KubeletLogWriter({
+    out: join(dir, 'node'),
+    seed: 61,
+    rotateBytes: 10_000_000,
+    maxFiles: 5,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+  });
+  const written = () => {
+    const { counts } = writer.result();
+    return counts.alert + counts.log + counts.message + counts.relay;
+  };
+  const checkpointDir = join(dir, 'checkpoints');
+  const checkpointFile = join(checkpointDir, 'checkpoints.json');
+  const args = shipArgs({ paths: writer.glob, checkpointDir, esUrl: testEsUrl(), prefix });
+  const daemon = () => startShipper(['run', ...args, '--http-port', '0']);
+  // Every save writes `<file>.tmp` first: a directory there fails it, the last good file stays.
+  const breakSaves = () => mkdir(`${checkpointFile}.tmp`);
+  const repairSaves = () => rm(`${checkpointFile}.tmp`, { recursive: true });
+  const metric = async (port: number, name: string) => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    return Number(new RegExp(`^kubearmor_shipper_${name} ([\\d.]+)`, 'm').exec(text)?.[1] ?? 0);
+  };
+
+  let running = daemon();
+  try {
+    let port = await statusPort(running);
+    writer.write(200);
+    await waitFor('the first lines indexed', async () => (await indexed()) === written());
+    await waitFor('a checkpoint saved', () =>
+      stat(checkpointFile).then(
+        () => true,
+        () => false,
+      ),
+    );
+
+    await breakSaves();
+    writer.write(300);
+    await waitFor('lines written after the break indexed', async () => (await indexed()) === written());
+    await waitFor(
+      'a failed save counted',
+      async () => (await metric(port, 'checkpoint_save_errors_total')) > 0,
+    );
+    assert.equal(running.child.exitCode, null, running.output().stderr);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    assert.ok((await metric(port, 'checkpoint_age_seconds')) >= 1, 'the checkpoint age grows');
+    const failed = logLines(running.output().stdout).find((l) => l.msg.startsWith('cannot save checkpoints'));
+    assert.match(String(failed?.error), /EISDIR/);
+
+    // Writable again: the next save writes everything acknowledged so far.
+    await repairSaves();
+    await waitFor(
+      'a checkpoint saved again',
+      async () => (await metric(port, 'checkpoint_age_seconds')) < 1.5,
+    );
+    running.child.kill('SIGTERM');
+    let stopped = await running.done;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stoppedSummary(stopped.stdout).checkpointsSaved, true);
+    const again = await runShipper(['run', '--once', ...args, '--no-http']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(
+      stoppedSummary(again.stdout).documents,
+      {},
+      'nothing sent again after the saves resumed',
+    );
+
+    // Unwritable at the stop: the last save fails, and the exit code says so.
+    running = daemon();
+    port = await statusPort(running);
+    await breakSaves();
+    const before = written();
+    writer.write(100);
+    await waitFor('the last lines indexed', async () => (await indexed()) === written());
+    running.child.kill('SIGTERM');
+    stopped = await running.done;
+    assert.equal(stopped.code, 1, 'a failed last save exits 1');
+    assert.equal(stoppedSummary(stopped.stdout).checkpointsSaved, false);
+    await repairSaves();
+    const replay = await runShipper(['run', '--once', ...args, '--no-http']);
+    assert.equal(replay.code, 0, replay.stderr);
+    // The checkpoints of before the break: what came since is sent again, and is already there.
+    assert.deepEqual(stoppedSummary(replay.stdout).documents, { already_present: written() - before });
+  } finally {
+    if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
+    writer.close();
+  }
+  assert.equal(await indexed(), written());
+});
