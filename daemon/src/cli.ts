@@ -15,6 +15,7 @@ import {
   validateConfig,
 } from './config/shipper-config.js';
 import { importSavedObjects } from './dashboards/kibana-import.js';
+import { FileDiscovery, type UnreachablePath } from './discover/file-discovery.js';
 import { generateRelayLogs } from './generate/kubelet-log-writer.js';
 import { bootstrap } from './install/bootstrap.js';
 import { kubernetesSecretStore } from './install/kubernetes-secrets.js';
@@ -22,7 +23,7 @@ import { createLogger } from './log/logger.js';
 import { Counters } from './metrics/counters.js';
 import { LINE_SCAN } from './parse/kubearmor-record.js';
 import { DryRunOutput } from './run/dry-run-output.js';
-import { type ProgressSnapshot, ship } from './run/ship.js';
+import { type ProgressSnapshot, ship, unreadableHint } from './run/ship.js';
 import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
@@ -245,7 +246,9 @@ async function runCommand(args: readonly string[]): Promise<number> {
     });
     if (values.progress && process.stderr.isTTY) process.stderr.write('\n');
     // A last save that failed is logged; the next start sends again what came since (409s).
-    return (result.setup === undefined && !signal.aborted) || !result.checkpointsSaved ? 1 : 0;
+    if ((result.setup === undefined && !signal.aborted) || !result.checkpointsSaved) return 1;
+    // `--once` promises everything the paths match: one it could not read is a failure.
+    return values.once && result.unreadablePaths > 0 ? 1 : 0;
   } finally {
     release();
   }
@@ -296,7 +299,14 @@ async function dryRun(config: ShipperConfig, once: boolean): Promise<number> {
   process.stderr.write(
     formatSummary(counters, { checkpointPath: store.path, checkpointFiles: checkpoints.length }),
   );
-  return 0;
+  const unreadable = tailer.unreadablePaths();
+  writeUnreadable(process.stderr, unreadable);
+  return once && unreadable.length > 0 ? 1 : 0;
+}
+
+function writeUnreadable(out: NodeJS.WritableStream, paths: readonly UnreachablePath[]): void {
+  for (const u of paths)
+    out.write(`unreadable: ${u.path} → ${u.target} (${u.code}): ${unreadableHint(u.code)}\n`);
 }
 
 async function setupCommand(args: readonly string[]): Promise<number> {
@@ -339,6 +349,10 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   process.stdout.write(
     `shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}, gzip: ${config.elasticsearch.compression ? gzipEncoding() : 'off'}\n`,
   );
+  const discovery = new FileDiscovery(config.paths, config.exclude);
+  const files = await discovery.scan();
+  process.stdout.write(`files: ${files.length} matched now\n`);
+  writeUnreadable(process.stdout, discovery.unreachable());
   const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
     const health = (await es.request('GET', '/_cluster/health')) as {

@@ -64,3 +64,40 @@ test('several include globs and excludes; relative globs start at the working di
   const relative = await new FileDiscovery([relativeGlob], []).scan();
   assert.equal(relative.length, 1);
 });
+
+test('a matched path that cannot be read is reported, with the first missing target on its way (a directory not mounted); a file simply gone is not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'discover-unreachable-'));
+  try {
+    // kubelet's chain under cri-dockerd: containers/ → pods/…/0.log → docker/containers/<id>/<id>-json.log,
+    // the last directory not mounted.
+    mkdirSync(join(dir, 'containers'));
+    mkdirSync(join(dir, 'pods'));
+    const dockerFile = join(dir, 'docker', 'containers', 'abc', 'abc-json.log');
+    symlinkSync(dockerFile, join(dir, 'pods', '0.log'));
+    symlinkSync(join(dir, 'pods', '0.log'), join(dir, 'containers', 'relay-1.log'));
+    symlinkSync(join(dir, 'containers', 'relay-loop.log'), join(dir, 'containers', 'relay-loop.log'));
+    writeFileSync(join(dir, 'containers', 'relay-2.log'), 'x\n');
+    const discovery = new FileDiscovery([join(dir, 'containers', 'relay-*.log')], []);
+    const found = await discovery.scan();
+    assert.deepEqual(
+      found.map((f) => f.path),
+      [join(dir, 'containers', 'relay-2.log')],
+    );
+    assert.deepEqual(discovery.unreachable(), [
+      { path: join(dir, 'containers', 'relay-1.log'), target: dockerFile, code: 'ENOENT' },
+      {
+        path: join(dir, 'containers', 'relay-loop.log'),
+        target: join(dir, 'containers', 'relay-loop.log'),
+        code: 'ELOOP',
+      },
+    ]);
+    // Mounted after all: reachable, and no longer reported.
+    mkdirSync(join(dir, 'docker', 'containers', 'abc'), { recursive: true });
+    writeFileSync(dockerFile, 'y\n');
+    await rm(join(dir, 'containers', 'relay-loop.log'));
+    assert.equal((await discovery.scan()).length, 2);
+    assert.deepEqual(discovery.unreachable(), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -9,6 +9,7 @@ const idle = {
   fileLag: () => [{ path: '/var/log/containers/a.log', bytes: 7 }],
   checkpointAgeSeconds: () => 1,
   filesOpen: () => 1,
+  filesUnreadable: () => 0,
   elasticsearchUp: () => true,
   podWatch: () => ({
     enabled: false,

@@ -11,6 +11,8 @@ export interface PipelineState {
   fileLag(): { path: string; bytes: number }[];
   checkpointAgeSeconds(): number;
   filesOpen(): number;
+  /** Paths the globs match that cannot be read (a link into a directory not mounted, too many open files). */
+  filesUnreadable(): number;
   elasticsearchUp(): boolean;
   podWatch(): PodWatchState;
 }
@@ -44,6 +46,7 @@ export const COUNTER_METRICS: { readonly [K in CounterName]: readonly [help: str
   rotations: ['Files rotated away or deleted while being read'],
   truncations: ['Files truncated in place (copy-truncate)'],
   files_opened: ['Files opened'],
+  file_open_errors: ['Files that could not be opened, by error code (tried again at the next scan)', 'code'],
   files_released: ['Files read to their end and let go'],
   checkpoint_problems: ['Checkpoint files found missing entries or corrupt at start'],
   checkpoint_save_errors: [
@@ -123,6 +126,11 @@ export class ShipperMetrics {
       state.checkpointAgeSeconds(),
     );
     gauge('files_open', 'Files being read or awaiting acknowledgements', () => state.filesOpen());
+    gauge(
+      'files_unreadable',
+      'Paths the globs match that cannot be read (a link into a directory not mounted, too many open files): see the log',
+      () => state.filesUnreadable(),
+    );
     gauge('elasticsearch_up', '1 when Elasticsearch answered recently', () =>
       state.elasticsearchUp() ? 1 : 0,
     );

@@ -10,6 +10,7 @@ export type CounterName =
   | 'bytes_lost'
   | 'bytes_skipped_long_lines'
   | 'files_opened'
+  | 'file_open_errors'
   | 'files_released'
   | 'rotations'
   | 'truncations'

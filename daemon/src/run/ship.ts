@@ -47,6 +47,8 @@ export interface ShipResult {
   setup: SetupResult | undefined;
   /** Whether the last save of the checkpoints, at the end, was written. */
   checkpointsSaved: boolean;
+  /** Paths matched at the end that could not be read (logged): `run --once` did not ship all. */
+  unreadablePaths: number;
 }
 
 export async function ship(config: ShipperConfig, options: ShipOptions): Promise<ShipResult> {
@@ -155,6 +157,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       fileLag: lag,
       checkpointAgeSeconds: () => (Date.now() - lastSaved) / 1000,
       filesOpen: () => tailer.trackedFiles().length,
+      filesUnreadable: () => tailer.unreadablePaths().length,
       elasticsearchUp: () => Date.now() - lastReachable < 30_000,
       podWatch: podWatch.state,
     });
@@ -212,8 +215,25 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     lastSaved = Date.now();
     return true;
   };
+  // Each unreadable path once, while it stays so: nothing of it is shipped until someone fixes it.
+  const reportedUnreadable = new Set<string>();
+  const reportUnreadable = () => {
+    const now = new Set<string>();
+    for (const u of tailer.unreadablePaths()) {
+      now.add(u.path);
+      if (reportedUnreadable.has(u.path)) continue;
+      reportedUnreadable.add(u.path);
+      logger.warn(
+        { path: u.path, target: u.target, code: u.code },
+        `a matched path cannot be read (nothing of it is shipped): ${unreadableHint(u.code)}`,
+      );
+    }
+    for (const path of reportedUnreadable) if (!now.has(path)) reportedUnreadable.delete(path);
+    return now.size;
+  };
   const progress = setInterval(() => {
     lastLoop = Date.now();
+    reportUnreadable();
     options.onProgress?.({
       linesRead: counters.get('lines_read'),
       documentsIndexed: counters.get('documents', 'indexed'),
@@ -226,7 +246,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
 
   try {
     setup = await installUntilDone(client, config, logger, backoff, signal);
-    if (setup === undefined) return { counters, setup, checkpointsSaved: true };
+    if (setup === undefined) return { counters, setup, checkpointsSaved: true, unreadablePaths: 0 };
     lastReachable = Date.now();
     const advice = withoutLifecycle(setup.lifecycle, config.elasticsearch.retentionDays);
     if (advice !== undefined) logger.warn({ retentionDays: config.elasticsearch.retentionDays }, advice);
@@ -263,6 +283,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     }
     shipper.stop();
     const checkpointsSaved = await saveCheckpoints();
+    const unreadable = reportUnreadable();
     logger.info(
       {
         lines: counters.get('lines_read'),
@@ -275,10 +296,11 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         bytesSkippedLongLines: counters.get('bytes_skipped_long_lines'),
         unacknowledged: shipper.pendingDocuments,
         checkpointsSaved,
+        unreadablePaths: unreadable,
       },
       'stopped',
     );
-    return { counters, setup, checkpointsSaved };
+    return { counters, setup, checkpointsSaved, unreadablePaths: unreadable };
   } finally {
     clearInterval(pinger);
     clearInterval(progress);
@@ -295,6 +317,17 @@ function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
+}
+
+/** What to look at, by the error code of a path that cannot be read. */
+export function unreadableHint(code: string): string {
+  if (code === 'ENOENT') return 'is the directory of its target mounted in the shipper?';
+  if (code === 'EMFILE' || code === 'ENFILE')
+    return "too many open files: raise the shipper's file-descriptor limit, or narrow the paths";
+  if (code === 'EACCES' || code === 'EPERM')
+    return 'the shipper may not read it (it runs as root to read kubelet logs)';
+  if (code === 'ELOOP') return 'a symlink loop';
+  return 'see the code';
 }
 
 /** Installs the templates, retrying while Elasticsearch is unreachable. Undefined if stopped first. */

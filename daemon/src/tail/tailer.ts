@@ -13,7 +13,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
-import { type DiscoveredFile, FileDiscovery } from '../discover/file-discovery.js';
+import { type DiscoveredFile, FileDiscovery, type UnreachablePath } from '../discover/file-discovery.js';
 import { type FileMetadataProvider, pathOnlyMetadata } from '../enrich/file-metadata.js';
 import type { Counters } from '../metrics/counters.js';
 import type { RecordOptions } from '../parse/kubearmor-record.js';
@@ -55,6 +55,8 @@ export class Tailer {
   private readonly unmatched = new Map<string, FileCheckpoint>();
   /** Checkpoints of files read to their end and let go, kept a while. */
   private readonly released = new Map<string, FileCheckpoint>();
+  /** Paths that failed to open since the last scan began, with the error code. */
+  private readonly openFailures = new Map<string, string>();
   private readonly hadCheckpoints: boolean;
   private scans = 0;
   /**
@@ -86,6 +88,16 @@ export class Tailer {
   }
 
   /** The files currently tracked, oldest first (for metrics and tests). */
+  /**
+   * Paths the last scan matched and could not read: links that lead nowhere it can reach (see
+   * FileDiscovery), and files it could not open (EMFILE, EACCES).
+   */
+  unreadablePaths(): UnreachablePath[] {
+    const out = [...this.discovery.unreachable()];
+    for (const [path, code] of this.openFailures) out.push({ path, target: path, code });
+    return out;
+  }
+
   trackedFiles(): TailedFile[] {
     return [...this.files.values()].sort((a, b) => a.order - b.order);
   }
@@ -103,6 +115,7 @@ export class Tailer {
   /** Looks for new, rotated and deleted files. Resolves to the number of files newly tracked. */
   async scan(): Promise<number> {
     const before = this.orderSeq;
+    this.openFailures.clear();
     const found = await this.discovery.scan();
     this.foundAs.clear();
     for (const d of found) if (d.path !== d.realPath) this.foundAs.set(d.realPath, d.path);
@@ -193,7 +206,8 @@ export class Tailer {
     }
     this.claimed.clear();
     for (const f of this.files.values()) {
-      if (f.current && !seen.has(f)) {
+      // Under a directory that could not be listed (EMFILE, EACCES) a file is not gone, only hidden.
+      if (f.current && !seen.has(f) && this.discovery.lookedAt(f.path)) {
         f.current = false;
         // Read it once more before a newer file of its directory may start: lines written just
         // before the rotation must come first.
@@ -435,7 +449,8 @@ export class Tailer {
       let source: ByteSource;
       try {
         source = compressed ? await GzipFileSource.open(path) : await PlainFileSource.open(path);
-      } catch {
+      } catch (err) {
+        this.openFailed(path, err);
         continue;
       }
       const head = await readHead(source, f.identity.fingerprintBytes).catch(() => Buffer.alloc(0));
@@ -453,6 +468,18 @@ export class Tailer {
     void f.source.close();
   }
 
+  /**
+   * A file that could not be opened is tried again at the next scan. Gone meanwhile (ENOENT: it
+   * was rotated away between the scan and the open) is the normal race; anything else (EMFILE,
+   * EACCES) may keep a file unread, so it is counted, by code.
+   */
+  private openFailed(path: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') return;
+    this.counters.inc('file_open_errors', code);
+    this.openFailures.set(path, code);
+  }
+
   private async openAndIdentify(
     path: string,
     dev: number,
@@ -461,7 +488,8 @@ export class Tailer {
     let source: PlainFileSource;
     try {
       source = await PlainFileSource.open(path);
-    } catch {
+    } catch (err) {
+      this.openFailed(path, err);
       return undefined;
     }
     try {
@@ -577,7 +605,8 @@ export class Tailer {
     let source: ByteSource;
     try {
       source = compressed ? await GzipFileSource.open(path) : await PlainFileSource.open(path);
-    } catch {
+    } catch (err) {
+      this.openFailed(path, err);
       return false;
     }
     const identity = makeIdentity(

@@ -2,7 +2,7 @@
 // one JSON document per record out, positions kept between runs.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -149,5 +149,39 @@ test('bad options are usage errors (exit 2) that name the option', async () => {
   await assert.rejects(
     shipper('run', '--once', '--dry-run', '--bogus'),
     (err: { code: number }) => err.code === 2,
+  );
+});
+
+test('more files than open-file descriptors: `--once` says which it could not read and exits 1, loses and repeats nothing; a run with room completes exactly', async () => {
+  // 400 one-line files, and a limit of 150 descriptors: Node itself starts in fewer.
+  const dir = join(root, 'many');
+  mkdirSync(dir);
+  for (let i = 0; i < 400; i++)
+    writeFileSync(
+      join(dir, `kubearmor-relay-${i}.log`),
+      `2024-07-26T10:00:00.000000000Z stdout F {"Timestamp":1721988000,"Type":"HostLog","N":${i}}\n`,
+    );
+  const checkpoints = join(root, 'cp-many');
+  const args = ['run', '--once', '--dry-run', '--paths', join(dir, '*.log'), '--checkpoint-dir', checkpoints];
+  const limited = await run(
+    'prlimit',
+    ['--nofile=150:150', process.execPath, '--import', 'tsx', bin, ...args],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  ).then(
+    () => assert.fail('exit 0 with 400 files and 150 descriptors'),
+    (err: { code: number; stdout: string; stderr: string }) => err,
+  );
+  assert.equal(limited.code, 1, limited.stderr);
+  assert.match(limited.stderr, /^unreadable: .* \(EMFILE\): too many open files/m);
+  assert.match(limited.stderr, /^bytes lost: none$/m);
+  const first = parse(limited.stdout);
+  assert.ok(first.length > 0 && first.length < 400, `${first.length} records with the limit`);
+  const rest = parse((await shipper(...args)).stdout);
+  const ns = [...first, ...rest].map((r) => r.document.N as number).sort((a, b) => a - b);
+  assert.deepEqual(
+    ns,
+    Array.from({ length: 400 }, (_, i) => i),
   );
 });

@@ -2,14 +2,14 @@
 // counters, /healthz and /readyz; and `--print-config`, `check`, `setup` and `prune` against the
 // real Elasticsearch.
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, expectedEsVersion, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
-import { runShipper, shipArgs, startShipper, statusPort } from '../support/shipper-process.js';
+import { logLines, runShipper, shipArgs, startShipper, statusPort } from '../support/shipper-process.js';
 
 let client: Client;
 let corpus: Corpus;
@@ -25,7 +25,14 @@ after(async () => {
   await rm(corpus.dir, { recursive: true, force: true });
 });
 
-test('/metrics, /healthz and /readyz of a running daemon', async () => {
+test('/metrics, /healthz and /readyz of a running daemon; a matched link into a directory not mounted is reported', async () => {
+  // What a node under cri-dockerd looks like when docker's containers directory is not mounted.
+  const unmounted = join(corpus.dir, 'docker', 'containers', 'abc', 'abc-json.log');
+  const link = join(
+    dirname(corpus.glob),
+    'kubearmor-relay-unmounted_kubearmor_kubearmor-relay-server-abc.log',
+  );
+  await symlink(unmounted, link);
   const running = startShipper([
     'run',
     ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: testEsUrl(), prefix }),
@@ -53,12 +60,21 @@ test('/metrics, /healthz and /readyz of a running daemon', async () => {
     assert.match(metrics, /kubearmor_shipper_checkpoint_age_seconds \d/);
     assert.match(metrics, /kubearmor_shipper_elasticsearch_up 1/);
     assert.match(metrics, /kubearmor_shipper_process_resident_memory_bytes \d+/);
+    assert.match(metrics, /kubearmor_shipper_files_unreadable 1/);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
   } finally {
     running.child.kill('SIGTERM');
     assert.equal((await running.done).code, 0);
+    await rm(link);
   }
+  const warned = logLines(running.output().stdout).filter((l) =>
+    l.msg.startsWith('a matched path cannot be read'),
+  );
+  assert.deepEqual(
+    warned.map((l) => [l.path, l.target, l.code]),
+    [[link, unmounted, 'ENOENT']],
+  );
 });
 
 test('--print-config shows the merged configuration without secrets', async () => {
@@ -86,8 +102,18 @@ test('check, setup and prune against the real Elasticsearch', async () => {
     setup.stdout,
     /lifecycle: this cluster has no ILM: old indices stay until `kubearmor-shipper prune --older-than 30d` deletes them/,
   );
-  const check = await runShipper(['check', ...es]);
+  const nowhere = join(corpus.dir, 'nowhere', 'x-json.log');
+  const link = join(dirname(corpus.glob), 'kubearmor-relay-gone_kubearmor_kubearmor-relay-server-x.log');
+  await symlink(nowhere, link);
+  const check = await runShipper(['check', ...es, '--paths', corpus.glob]).finally(() => rm(link));
   assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /^files: 1 matched now$/m);
+  assert.ok(
+    check.stdout.includes(
+      `unreadable: ${link} → ${nowhere} (ENOENT): is the directory of its target mounted in the shipper?\n`,
+    ),
+    check.stdout,
+  );
   assert.match(/version (\S+)\n/.exec(check.stdout)?.[1] ?? '', expectedEsVersion());
   assert.match(check.stdout, /lifecycle: this cluster has no ILM/);
   assert.match(check.stdout, new RegExp(`templates: .*${prefix}-deadletter`));
