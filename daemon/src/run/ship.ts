@@ -104,6 +104,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     };
   };
   const itemsRetryDue = everyHalfMinute();
+  const tooLargeDue = everyHalfMinute();
   const deadLetters = new DeadLetters(
     client,
     config.indexPrefix,
@@ -128,6 +129,13 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
         lastReachable = Date.now();
       },
       onRequestError: retrying('bulk request failed; retrying with backoff'),
+      onTooLarge: (bytes, documents) => {
+        if (tooLargeDue())
+          logger.warn(
+            { bytes, documents, batchMaxBytes: config.batch.maxBytes },
+            'a bulk request was refused as too large (413: a proxy in front of Elasticsearch, or its http.max_content_length); sending it in halves: set batch.maxBytes lower',
+          );
+      },
       onItemsRetried: (documents, error, attempt) => {
         if (itemsRetryDue())
           logger.warn(

@@ -90,11 +90,20 @@ export interface ShipperEvents {
    * item-refusals.ts); they will be retried. `example` is one refusal in its words.
    */
   onItemsRetried?(count: number, example: string, attempt: number): void;
+  /** A request of `bytes` (its body as sent) with `documents` was refused as too large (413). */
+  onTooLarge?(bytes: number, documents: number): void;
   /** Elasticsearch answered (any answer): it is reachable. */
   onReachable?(): void;
 }
 
 const CREATED: BulkItemResult = Object.freeze({ status: 201 });
+const TOO_LARGE: BulkItemResult = Object.freeze({
+  status: 413,
+  error: {
+    type: 'request_entity_too_large',
+    reason: 'a request with this document alone was refused as too large (413)',
+  },
+});
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
 export class BulkShipper implements RecordConsumer {
@@ -228,24 +237,44 @@ export class BulkShipper implements RecordConsumer {
   }
 
   /** Sends one batch until every document in it is in Elasticsearch (or dead-lettered). */
-  private async send(batch: Batch): Promise<void> {
-    let docs = batch.docs;
+  private send(batch: Batch): Promise<void> {
+    return this.sendDocuments(batch.docs, batch);
+  }
+
+  /** Sends documents (`batch`: all of that batch's) until each is in Elasticsearch (or dead-lettered). */
+  private async sendDocuments(first: PendingDocument[], batch?: Batch): Promise<void> {
+    let docs = first;
     let attempt = 0;
     while (docs.length > 0 && !this.stopped) {
       let items: BulkItemResult[];
+      let bodyBytes = 0;
       try {
         // Uncompressed, the whole batch is the buffer as written; a retry of some of it, their
         // pieces. Gzipped, the encoder reads the documents where they are, in the batch's order.
         let body: Buffer;
         if (this.gzipBody !== undefined) body = await this.gzipBody.encode(docs);
-        else if (docs === batch.docs) body = batch.buffer.subarray(0, batch.used);
+        else if (docs === batch?.docs) body = batch.buffer.subarray(0, batch.used);
         else body = Buffer.concat(docs.map((d) => d.buffer.subarray(d.from, d.to)));
+        bodyBytes = body.length;
         items = await this.bulk(docs, body);
       } catch (err) {
         this.counters.inc('bulk_request_errors', requestErrorKind(err));
-        this.events.onRequestError?.(err, attempt);
-        await this.backoff.wait(attempt++);
-        continue;
+        if (requestErrorKind(err) !== '413') {
+          this.events.onRequestError?.(err, attempt);
+          await this.backoff.wait(attempt++);
+          continue;
+        }
+        // Refused for its size: a proxy's limit in front of Elasticsearch (nginx's is 1 MiB), or
+        // its http.max_content_length. In halves, one after the other, down to one document,
+        // which is then too large to pass at all: a dead letter, with the reason.
+        this.events.onTooLarge?.(bodyBytes, docs.length);
+        if (docs.length > 1) {
+          const half = docs.length >>> 1;
+          await this.sendDocuments(docs.slice(0, half));
+          await this.sendDocuments(docs.slice(half));
+          return;
+        }
+        items = [TOO_LARGE];
       }
       const retry: PendingDocument[] = [];
       const rejected: { doc: PendingDocument; item: BulkItemResult }[] = [];

@@ -20,6 +20,12 @@ export interface Rejected {
   item: BulkItemResult;
 }
 
+const TOO_LARGE = {
+  status: 413,
+  type: 'request_entity_too_large',
+  reason: 'the dead-letter request was refused as too large',
+};
+
 export class DeadLetters {
   constructor(
     private readonly es: ElasticsearchRequester,
@@ -37,8 +43,9 @@ export class DeadLetters {
    * Stores the rejected documents; resolves once each is in the dead-letter index or the file.
    * Like the main path, what may pass later (a 429 or 5xx item, a refusal by the cluster's state,
    * a failed request, a failed write of the file) is tried again with backoff, without limit; only
-   * what the index refuses for good (the dead letter's own content) goes to the file. Each is counted once, where it ended up. Resolves to false, with some not
-   * stored, only when shipping stopped: those stay unacknowledged.
+   * what the index refuses for good (the dead letter's own content, or its size) goes to the file.
+   * Each is counted once, where it ended up. Resolves to false, with some not stored, only when
+   * shipping stopped: those stay unacknowledged.
    */
   async store(rejected: readonly Rejected[]): Promise<boolean> {
     let toIndex = rejected.map((r) => {
@@ -92,6 +99,13 @@ export class DeadLetters {
         if (toIndex.length === 0) return true;
         this.onRetry?.(new Error(retryReason), attempt);
       } catch (err) {
+        if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 413) {
+          // Too large to pass (a proxy's limit): no retry makes it smaller.
+          for (const entry of toIndex)
+            toFile.push(JSON.stringify({ ...JSON.parse(entry.text), dead_letter_error: TOO_LARGE }));
+          toIndex = [];
+          continue;
+        }
         this.onRetry?.(err, attempt);
       }
       if (this.stopped()) return false;

@@ -1,8 +1,10 @@
 // Item-level 429s, a request-level 429 and mapping rejections on chosen documents, injected by a
 // proxy in front of the real Elasticsearch: retried items get in, rejected ones are dead-lettered,
-// and the result is still exact.
+// and the result is still exact. And a proxy's limit on request bodies (413).
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
@@ -63,4 +65,69 @@ test('429 on chosen items and on a whole request are retried; chosen mapping rej
   });
   assert.deepEqual(new Set(dead.hits.hits.map((h) => h._id)), stats.broken);
   for (const h of dead.hits.hits) assert.match(h._source?.error.type ?? '', /pars|mapp/);
+});
+
+test('a proxy in front that refuses bodies over 256 KiB (413, like nginx): batches go in halves until they pass, exact; a document too large alone goes to the dead-letter file', {
+  timeout: 180_000,
+}, async () => {
+  const own = uniquePrefix('faults-413');
+  const dir = await mkdtemp(join(tmpdir(), 'ship-faults-413-'));
+  try {
+    // One alert of ~300 KB: more than the limit however it is cut.
+    const big = join(dir, 'big', 'kubearmor-relay-big_kubearmor_kubearmor-relay-server-1.log');
+    await mkdir(dirname(big), { recursive: true });
+    await writeFile(
+      big,
+      `2024-07-26T10:00:00.000000000Z stdout F {"Timestamp":1721988000,"UpdatedTime":"2024-07-26T10:00:00.000000Z","Type":"MatchedPolicy","Operation":"Process","Action":"Block","Data":"${'x'.repeat(300_000)}"}\n`,
+    );
+    const config = join(dir, 'shipper.yaml');
+    // Uncompressed, a 2 MiB batch is 2 MiB on the wire.
+    await writeFile(config, 'elasticsearch:\n  compression: false\nretry:\n  initialMs: 50\n  maxMs: 500\n');
+    const checkpointDir = join(dir, 'checkpoints');
+    const proxy = await startFaultProxy(testEsUrl(), {
+      rejectRequests: new Set(),
+      throttleEvery: Number.MAX_SAFE_INTEGER,
+      breakEvery: Number.MAX_SAFE_INTEGER,
+      maxBodyBytes: 256 * 1024,
+    });
+    let run: Awaited<ReturnType<typeof runShipper>>;
+    try {
+      run = await runShipper(
+        [
+          'run',
+          '--once',
+          '--config',
+          config,
+          ...shipArgs({
+            paths: `${corpus.glob},${join(dirname(big), '*.log')}`,
+            checkpointDir,
+            esUrl: proxy.url,
+            prefix: own,
+          }),
+          '--no-http',
+        ],
+        { SHIPPER_LOG_LEVEL: 'info' },
+      );
+    } finally {
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(proxy.stats.tooLarge > 0, 'no request was refused as too large');
+    assert.match(run.stdout, /a bulk request was refused as too large \(413/);
+    const summary = stoppedSummary(run.stdout);
+    assert.equal(summary.documents.indexed, corpus.total);
+    assert.equal(summary.documents.dead_lettered, 1);
+    assert.deepEqual(summary.deadLetters, { file: 1 });
+    assert.deepEqual(await countsByKind(client, own), corpus.byKind);
+    const [dead] = (await readFile(join(checkpointDir, 'deadletter.ndjson'), 'utf8')).trim().split('\n');
+    const letter = JSON.parse(dead as string) as {
+      error: { status: number; type: string };
+      log: { file: { path: string } };
+    };
+    assert.deepEqual([letter.error.status, letter.error.type], [413, 'request_entity_too_large']);
+    assert.equal(letter.log.file.path, big);
+  } finally {
+    await cleanUp(client, own);
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,8 @@
 // A small HTTP proxy in front of the real Elasticsearch that injects what real Elasticsearch will
 // not do on demand: item-level 429s on chosen documents (those items are not forwarded, so only a
 // retry can index them), a request-level 429, and a mapping-breaking change to chosen documents
-// (which the real Elasticsearch then rejects). Everything else passes through untouched.
+// (which the real Elasticsearch then rejects); and, like nginx in front of a cluster, a limit on
+// request bodies (413). Everything else passes through untouched.
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -13,10 +14,14 @@ export interface FaultPlan {
   throttleEvery: number;
   /** Break the mapping of every `every`-th KubeArmor document the first time it is seen. */
   breakEvery: number;
+  /** Answer 413 to any request whose body (as sent) is larger, without forwarding it. */
+  maxBodyBytes?: number;
 }
 
 export interface FaultStats {
   requests: number;
+  /** Requests answered 413. */
+  tooLarge: number;
   throttled: Set<string>;
   broken: Set<string>;
 }
@@ -26,7 +31,7 @@ export async function startFaultProxy(
   plan: FaultPlan,
 ): Promise<{ url: string; stats: FaultStats; server: Server }> {
   const upstream = new URL(target);
-  const stats: FaultStats = { requests: 0, throttled: new Set(), broken: new Set() };
+  const stats: FaultStats = { requests: 0, tooLarge: 0, throttled: new Set(), broken: new Set() };
   const seen = new Set<string>();
   let docNo = 0;
   const server = createServer((req, res) => {
@@ -34,6 +39,13 @@ export async function startFaultProxy(
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       let body = Buffer.concat(chunks);
+      if (plan.maxBodyBytes !== undefined && body.length > plan.maxBodyBytes) {
+        stats.tooLarge++;
+        // What nginx answers past client_max_body_size.
+        res.writeHead(413, { 'content-type': 'text/html' });
+        res.end('<html><head><title>413 Request Entity Too Large</title></head></html>\n');
+        return;
+      }
       const headers = { ...req.headers };
       // Plain answers, so they can be rewritten.
       delete headers['accept-encoding'];
