@@ -1,5 +1,5 @@
-// GET /metrics (Prometheus text), /healthz (the main loop is turning) and /readyz (Elasticsearch
-// answers and the templates are installed), on a plain node:http server.
+// GET /metrics (Prometheus text), /healthz (the main loop is turning) and /readyz (the templates
+// are installed, Elasticsearch answers and takes documents), on a plain node:http server.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -8,6 +8,33 @@ export interface Health {
   liveProblems(): string[];
   /** Empty when ready; otherwise why not. */
   readyProblems(): string[];
+}
+
+export interface ReadinessState {
+  templatesInstalled: boolean;
+  now: number;
+  /** When Elasticsearch last answered anything. */
+  lastAnswer: number;
+  /** When it last took a document (indexed, or already there), or shipping began. */
+  lastAccepted: number;
+  /** Documents handed to the shipper and not acknowledged yet. */
+  waitingDocuments: number;
+}
+
+/**
+ * Why the shipper is not ready, if it is not. Elasticsearch answering is not enough: one that
+ * refuses every document (a write block, a missing privilege) ships nothing either, and a pod
+ * shown not ready is where an operator looks first.
+ */
+export function readinessProblems(s: ReadinessState): string[] {
+  const problems: string[] = [];
+  if (!s.templatesInstalled) problems.push('index templates are not installed yet');
+  if (s.now - s.lastAnswer > 30_000) problems.push('Elasticsearch has not answered for 30 s');
+  else if (s.waitingDocuments > 0 && s.now - s.lastAccepted > 60_000)
+    problems.push(
+      `Elasticsearch has taken none of the ${s.waitingDocuments} documents waiting for 60 s: see item_errors_total and the log`,
+    );
+  return problems;
 }
 
 export async function startStatusServer(

@@ -8,7 +8,7 @@ import { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { deadLetterFilePath, redactConfig, type ShipperConfig } from '../config/shipper-config.js';
 import { startPodWatch } from '../enrich/pod-watch.js';
 import { ShipperMetrics } from '../http/shipper-metrics.js';
-import { startStatusServer } from '../http/status-server.js';
+import { readinessProblems, startStatusServer } from '../http/status-server.js';
 import type { Logger } from '../log/logger.js';
 import { Counters } from '../metrics/counters.js';
 import { LINE_SCAN } from '../parse/kubearmor-record.js';
@@ -84,6 +84,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     );
   const backoff = new Backoff(config.retry.initialMs, config.retry.maxMs);
   let lastReachable = 0;
+  let lastAccepted = Date.now();
   let lastLoop = Date.now();
   let lastSaved = Date.now();
   let setup: SetupResult | undefined;
@@ -127,6 +128,9 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
       onBulkLatency: (s) => metrics?.bulkLatency.observe(s),
       onReachable: () => {
         lastReachable = Date.now();
+      },
+      onAccepted: () => {
+        lastAccepted = Date.now();
       },
       onRequestError: retrying('bulk request failed; retrying with backoff'),
       onTooLarge: (bytes, documents) => {
@@ -172,12 +176,14 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     server = await startStatusServer(config.http.host, config.http.port, metrics.registry, {
       liveProblems: () =>
         Date.now() - lastLoop > 60_000 ? ['the main loop has not turned for a minute'] : [],
-      readyProblems: () => {
-        const problems: string[] = [];
-        if (setup === undefined) problems.push('index templates are not installed yet');
-        if (Date.now() - lastReachable > 30_000) problems.push('Elasticsearch has not answered for 30 s');
-        return problems;
-      },
+      readyProblems: () =>
+        readinessProblems({
+          templatesInstalled: setup !== undefined,
+          now: Date.now(),
+          lastAnswer: lastReachable,
+          lastAccepted,
+          waitingDocuments: shipper.pendingDocuments,
+        }),
     });
     // The port it got (with `--http-port 0`, one the system chose).
     const { port } = server.address() as AddressInfo;
@@ -256,6 +262,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     setup = await installUntilDone(client, config, logger, backoff, signal);
     if (setup === undefined) return { counters, setup, checkpointsSaved: true, unreadablePaths: 0 };
     lastReachable = Date.now();
+    lastAccepted = Date.now();
     const advice = withoutLifecycle(setup.lifecycle, config.elasticsearch.retentionDays);
     if (advice !== undefined) logger.warn({ retentionDays: config.elasticsearch.retentionDays }, advice);
     logger.info(

@@ -94,6 +94,8 @@ export interface ShipperEvents {
   onTooLarge?(bytes: number, documents: number): void;
   /** Elasticsearch answered (any answer): it is reachable. */
   onReachable?(): void;
+  /** Elasticsearch took documents (indexed, already there, or stored as dead letters). */
+  onAccepted?(): void;
 }
 
 const CREATED: BulkItemResult = Object.freeze({ status: 201 });
@@ -311,12 +313,14 @@ export class BulkShipper implements RecordConsumer {
       }
       this.counters.inc('documents', 'indexed', indexed);
       this.counters.inc('documents', 'already_present', present);
+      if (indexed + present > 0) this.events.onAccepted?.();
       this.counters.inc('documents', 'retried', retry.length);
       if (rejected.length > 0) {
         // Not stored only when shipping stopped: they stay unacknowledged, read again next time.
         if (!(await this.deadLetters.store(rejected))) return;
         this.counters.inc('documents', 'dead_lettered', rejected.length);
         for (const { doc } of rejected) this.done(doc);
+        this.events.onAccepted?.();
       }
       docs = retry;
       if (docs.length === 0) break;
