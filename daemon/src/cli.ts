@@ -309,6 +309,58 @@ function writeUnreadable(out: NodeJS.WritableStream, paths: readonly Unreachable
     out.write(`unreadable: ${u.path} → ${u.target} (${u.code}): ${unreadableHint(u.code)}\n`);
 }
 
+/** What the shipper needs of its credentials: without any of these, shipping stalls (retried without end). */
+const REQUIRED_PRIVILEGES = {
+  cluster: ['monitor', 'manage_index_templates'],
+  index: ['create_doc', 'create_index'],
+};
+
+/**
+ * Asks Elasticsearch whether these credentials (a user, or an API key within its role
+ * descriptors) hold what the shipper needs. A cluster without security allows everything.
+ */
+async function checkPrivileges(
+  es: ElasticsearchHttp,
+  prefix: string,
+): Promise<{ line: string; missing: boolean }> {
+  const names = [`${prefix}-*`];
+  let answer: { cluster?: Record<string, boolean>; index?: Record<string, Record<string, boolean>> };
+  try {
+    answer = (await es.request('POST', '/_security/user/_has_privileges', {
+      body: JSON.stringify({
+        cluster: REQUIRED_PRIVILEGES.cluster,
+        index: [{ names, privileges: REQUIRED_PRIVILEGES.index }],
+      }),
+      headers: { 'content-type': 'application/json' },
+    })) as typeof answer;
+  } catch (err) {
+    // No security API (disabled, or a distribution without it): every request is allowed.
+    const e = err as { meta?: { statusCode?: number; body?: unknown } };
+    const status = e.meta?.statusCode ?? 0;
+    const text = JSON.stringify(e.meta?.body ?? '');
+    if (
+      status === 400 ||
+      status === 404 ||
+      status === 405 ||
+      /security must be|not enabled|disabled/i.test(text)
+    )
+      return { line: 'not checked: this cluster has no security (every request is allowed)', missing: false };
+    return { line: `not checked (${describeError(err)})`, missing: false };
+  }
+  const missing = [
+    ...REQUIRED_PRIVILEGES.cluster.filter((p) => answer.cluster?.[p] !== true).map((p) => `${p} (cluster)`),
+    ...REQUIRED_PRIVILEGES.index
+      .filter((p) => answer.index?.[names[0] as string]?.[p] !== true)
+      .map((p) => `${p} on ${names[0]}`),
+  ];
+  if (missing.length === 0)
+    return {
+      line: `ok (${REQUIRED_PRIVILEGES.cluster.join(', ')}; ${REQUIRED_PRIVILEGES.index.join(', ')} on ${names[0]})`,
+      missing: false,
+    };
+  return { line: `missing ${missing.join(', ')}: the shipper would retry without end`, missing: true };
+}
+
 async function setupCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
@@ -386,7 +438,9 @@ async function checkCommand(args: readonly string[]): Promise<number> {
     process.stdout.write(
       `templates: ${names.length > 0 ? names.join(', ') : 'none installed yet (run `setup`, or `run` installs them)'}\n`,
     );
-    return 0;
+    const privileges = await checkPrivileges(es, config.indexPrefix);
+    process.stdout.write(`privileges: ${privileges.line}\n`);
+    return privileges.missing ? 1 : 0;
   } catch (err) {
     process.stderr.write(
       `cannot reach Elasticsearch at ${config.elasticsearch.url}: ${describeError(err)}\n`,

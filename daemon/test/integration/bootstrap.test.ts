@@ -226,6 +226,33 @@ test('the shipper, with the API key of its Secret, ships over verified TLS exact
   assert.notEqual(unverified.code, 0);
   assert.match(unverified.stderr, /certificate/i);
 
+  // `check` asks Elasticsearch what the key may do: all the shipper needs...
+  const checked = await runShipper(['check'], { ES_URL: es.url, ES_CA_FILE: caFile, ...auth });
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.match(
+    checked.stdout,
+    /^privileges: ok \(monitor, manage_index_templates; create_doc, create_index on kubearmor-\*\)$/m,
+  );
+  // ...and says what a narrower key lacks (it could not create the next day's index), exit 1.
+  const narrow = adminClient();
+  const limited = await narrow.security.createApiKey({
+    name: 'kubearmor-shipper-narrow',
+    role_descriptors: {
+      narrow: {
+        cluster: ['monitor', 'manage_index_templates'],
+        indices: [{ names: ['kubearmor-*'], privileges: ['create_doc'] }],
+      },
+    },
+  });
+  await narrow.close();
+  const lacking = await runShipper(['check'], {
+    ES_URL: es.url,
+    ES_CA_FILE: caFile,
+    ES_API_KEY: limited.encoded,
+  });
+  assert.equal(lacking.code, 1, lacking.stdout);
+  assert.match(lacking.stdout, /^privileges: missing create_index on kubearmor-\*: /m);
+
   const asShipper = new Client({ node: es.url, auth: { apiKey }, tls: { ca }, maxRetries: 0 });
   const status = (p: Promise<unknown>) =>
     p.then(
