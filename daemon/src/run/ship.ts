@@ -20,7 +20,7 @@ import { gzipEncoding } from '../ship/gzip-body.js';
 import { installTemplates, type SetupResult, withoutLifecycle } from '../ship/index-templates.js';
 import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
-import { tailFollow } from './tail-follow.js';
+import { readDeletedBeforeStop, tailFollow } from './tail-follow.js';
 import { tailOnce } from './tail-once.js';
 import { tailerOptions } from './tailer-options.js';
 
@@ -290,8 +290,18 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     }
     // Reading has stopped: wait for what is in flight (all of it for --once, a grace period on a signal).
     if (signal.aborted) {
+      const graceEnds = Date.now() + config.shutdownGraceMs;
       logger.info({ graceMs: config.shutdownGraceMs, pending: shipper.pendingDocuments }, 'stopping');
-      const graceOver = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      // Three quarters of the grace at most for the deleted files, the rest for acknowledgements.
+      const deleted = await readDeletedBeforeStop(tailer, Date.now() + (config.shutdownGraceMs * 3) / 4);
+      if (deleted > 0)
+        logger.info(
+          { files: deleted, pending: shipper.pendingDocuments },
+          'read what was left of the files deleted while held open (no restart could)',
+        );
+      const graceOver = new Promise<void>((resolve) =>
+        setTimeout(resolve, Math.max(0, graceEnds - Date.now())).unref(),
+      );
       await Promise.race([shipper.drain(), graceOver]);
     } else {
       await shipper.drain();

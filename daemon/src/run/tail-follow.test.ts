@@ -10,7 +10,7 @@ import { Counters } from '../metrics/counters.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import { Tailer, type TailerOptions } from '../tail/tailer.js';
-import { tailFollow } from './tail-follow.js';
+import { readDeletedBeforeStop, tailFollow } from './tail-follow.js';
 
 function tailerOptions(dir: string): TailerOptions {
   return {
@@ -180,6 +180,53 @@ test('while the consumer is full the loop still turns: files rotated and deleted
   } finally {
     stop.abort();
     stopOther.abort();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('at a stop, what is left of the files deleted while held open is read first (no restart could); the live file is not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-'));
+  const stop = new AbortController();
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(40);
+    writeFileSync(current, a.text);
+    // Elasticsearch away: room for 10 records.
+    const consumer = new FullConsumer(10);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    const done = tailFollow(tailer, {
+      scanIntervalMs: 20,
+      pollIntervalMs: 10,
+      checkpointIntervalMs: 1000,
+      signal: stop.signal,
+      saveCheckpoints: async () => {},
+    });
+    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    // Two rotations, both files seen (held open), then deleted by kubelet.
+    const b = lines(6);
+    renameSync(current, `${current}.20240101-000001`);
+    writeFileSync(current, b.text);
+    await sleep(150);
+    const c = lines(3);
+    renameSync(current, `${current}.20240101-000002`);
+    writeFileSync(current, c.text);
+    await sleep(150);
+    unlinkSync(`${current}.20240101-000001`);
+    unlinkSync(`${current}.20240101-000002`);
+    assert.equal((await tailer.deletedUnread()).length, 2);
+    stop.abort();
+    await done;
+    // Elasticsearch is back just as the stop comes.
+    consumer.recover();
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 2);
+    assert.deepEqual(consumer.seen, [...a.seqs, ...b.seqs]);
+    assert.deepEqual(await tailer.deletedUnread(), []);
+    // Nothing left that only this run could read: the rest is the live file's, for the next start.
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 0);
+    assert.ok(!consumer.seen.includes(c.seqs[0] as number));
+    await tailer.close();
+  } finally {
+    stop.abort();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -54,3 +54,30 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
     }
   }
 }
+
+/**
+ * At a stop, before the grace period's wait for acknowledgements: reads what is left of the files
+ * kubelet deleted while the tailer held them open (it lagged behind: Elasticsearch was slow or
+ * away). Nothing can read them after the restart; what they yield now is shipped and acknowledged
+ * like the rest within the grace. Stops at `until`, or when none of them can be read further
+ * (read to their end, or an older file of theirs goes first). Resolves to the files it read.
+ */
+export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
+  const doomed = new Set(await tailer.deletedUnread());
+  if (doomed.size === 0) return 0;
+  while (now() < until) {
+    const read = await tailer.readTurn(false, doomed);
+    let open = 0;
+    for (const f of doomed) if (!f.atEnd && !f.closed) open++;
+    if (open === 0) break;
+    if (read > 0) continue;
+    if (tailer.hasRoom()) break;
+    const woken = new AbortController();
+    await Promise.race([
+      tailer.waitForRoom(),
+      sleep(Math.max(0, until - now()), undefined, { signal: woken.signal }).catch(() => undefined),
+    ]);
+    woken.abort();
+  }
+  return doomed.size;
+}

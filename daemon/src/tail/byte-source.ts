@@ -137,7 +137,8 @@ export class GzipFileSource implements ByteSource {
 
   async stat(): Promise<SourceStat> {
     // A compressed rotated file never grows; its size is known once read to the end.
-    return { size: this.ended ? this.pos : Number.MAX_SAFE_INTEGER, nlink: 1 };
+    const { nlink } = await this.fh.stat();
+    return { size: this.ended ? this.pos : Number.MAX_SAFE_INTEGER, nlink };
   }
 
   async close(): Promise<void> {

@@ -87,6 +87,25 @@ export class Tailer {
     this.hadCheckpoints = checkpoints.length > 0;
   }
 
+  /**
+   * Files deleted while we hold them open and not read to their end (kubelet deleted them while
+   * the shipper lagged behind). Their descriptor is the last way to them: a restart cannot read
+   * them, so a stop reads them first (see ship.ts).
+   */
+  async deletedUnread(): Promise<TailedFile[]> {
+    const out: TailedFile[] = [];
+    for (const f of this.trackedFiles()) {
+      if (f.closed || f.current) continue;
+      try {
+        const st = await f.source.stat();
+        if (st.nlink === 0 && (!f.atEnd || st.size > f.reader.position)) out.push(f);
+      } catch {
+        // gone with its descriptor: nothing to read
+      }
+    }
+    return out;
+  }
+
   /** The files currently tracked, oldest first (for metrics and tests). */
   /**
    * Paths the last scan matched and could not read: links that lead nowhere it can reach (see
@@ -223,7 +242,7 @@ export class Tailer {
    * One chunk from each readable file. Resolves to the bytes read. When the consumer is full it
    * waits for room, or with `waitForRoom` false ends the turn there (see `hasRoom`).
    */
-  async readTurn(waitForRoom = true): Promise<number> {
+  async readTurn(waitForRoom = true, only?: ReadonlySet<TailedFile>): Promise<number> {
     let total = 0;
     const files = this.trackedFiles();
     // A turn ended early starts the next one where it stopped: with little room, the first files
@@ -238,7 +257,8 @@ export class Tailer {
     }
     for (let i = 0; i < files.length; i++) {
       const f = files[(first + i) % files.length] as TailedFile;
-      if (f.closed || f.paused || f.atEnd || !this.isTurnOf(f)) continue;
+      if (f.closed || f.paused || f.atEnd || !this.isTurnOf(f) || (only !== undefined && !only.has(f)))
+        continue;
       if (!this.consumer.hasCapacity()) {
         if (!waitForRoom) {
           this.resumeTurnAt = f.order;

@@ -332,3 +332,95 @@ test('Elasticsearch down under the daemon on live files: files kubelet rotates a
   await outage.start();
   await cleanUp(own, prefix);
 });
+
+test('SIGTERM just as Elasticsearch comes back: what is left of the files kubelet deleted while held open is read and shipped within the grace; a restart ends exact', async () => {
+  const { url, client: own } = await outage.up();
+  const dir = await mkdtemp(join(tmpdir(), 'chaos-back-'));
+  corpora.push({ dir });
+  const prefix = uniquePrefix('chaos-back');
+  const config = join(dir, 'shipper.yaml');
+  await writeFile(
+    config,
+    'batch:\n  maxDocs: 300\n  maxAgeMs: 200\nretry:\n  initialMs: 1000\n  maxMs: 4000\nmemoryBudgetBytes: 262144\nscanIntervalMs: 300\nshutdownGraceMs: 12000\n',
+  );
+  // kubelet keeping 2 files: each rotated file is deleted at the next rotation. Retries seconds
+  // apart: when Elasticsearch is back the shipper has not caught up yet as the SIGTERM comes.
+  const writer = new KubeletLogWriter({
+    out: join(dir, 'node'),
+    seed: 41,
+    rotateBytes: 300_000,
+    maxFiles: 2,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+  });
+  const files: Files = { glob: writer.glob, checkpointDir: join(dir, 'checkpoints') };
+  const daemonArgs = runArgs(files, prefix, config, url).filter((a) => a !== '--once');
+  let running = startShipper(daemonArgs, { SHIPPER_LOG_LEVEL: 'info' });
+  try {
+    writer.write(200);
+    for (let i = 0; i < 200; i++) {
+      const n = await own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
+        (r) => r.count,
+        () => 0,
+      );
+      if (n >= 200) break;
+      await sleep(100);
+    }
+    await outage.stop();
+    // While it is down: rotations, each deleting a file, more than the budget holds.
+    for (let i = 0; i < 100; i++) {
+      writer.write(10);
+      await sleep(50);
+    }
+    writer.close();
+    assert.ok(writer.result().rotations >= 3, `${writer.result().rotations} rotations`);
+    // The SIGTERM as soon as Elasticsearch answers HTTP again (any answer: it may not take
+    // documents for a second or so yet), not when its start script is done. (fetch, not the
+    // client: after the failed calls of the outage it may hold the node for dead.)
+    const starting = outage.start();
+    for (let i = 0; i < 1200; i++) {
+      if (
+        await fetch(url).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      await sleep(50);
+    }
+    running.child.kill('SIGTERM');
+    await starting;
+    const stopped = await running.done;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /read what was left of the files deleted while held open/);
+    const summary = stoppedSummary(stopped.stdout);
+    assert.equal(summary.unacknowledged, 0, 'all acknowledged within the grace');
+    // The restart reads the files still on disk from their checkpoints: nothing is missing.
+    running = startShipper(daemonArgs, { SHIPPER_LOG_LEVEL: 'info' });
+    const { counts, deleted } = writer.result();
+    const expected = byIndexKind({
+      alert: counts.alert + deleted.alert,
+      log: counts.log + deleted.log,
+      message: counts.message + deleted.message,
+      relay: counts.relay + deleted.relay,
+    });
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    for (let i = 0; i < 240; i++) {
+      const n = await own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
+        (r) => r.count,
+        () => 0,
+      );
+      if (n >= total) break;
+      await sleep(250);
+    }
+    running.child.kill('SIGTERM');
+    const again = await running.done;
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(stoppedSummary(again.stdout).bytesLost, {});
+    assert.deepEqual(await countsByKind(own, prefix), expected);
+    assert.deepEqual(await linesIndexedTwice(own, prefix), []);
+  } finally {
+    if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
+    await outage.start();
+    await cleanUp(own, prefix);
+  }
+});
