@@ -105,6 +105,26 @@ class FullConsumer implements RecordConsumer {
   }
 }
 
+/**
+ * kubelet rotates `current` twice, 150 ms apart (the loop's scans see each file), then deletes
+ * both rotated files. `b` and `c` are the lines of the second and third file (the third is live).
+ */
+async function rotateTwiceThenDelete(
+  current: string,
+): Promise<{ b: ReturnType<typeof lines>; c: ReturnType<typeof lines> }> {
+  const b = lines(6);
+  renameSync(current, `${current}.20240101-000001`);
+  writeFileSync(current, b.text);
+  await sleep(150);
+  const c = lines(3);
+  renameSync(current, `${current}.20240101-000002`);
+  writeFileSync(current, c.text);
+  await sleep(150);
+  unlinkSync(`${current}.20240101-000001`);
+  unlinkSync(`${current}.20240101-000002`);
+  return { b, c };
+}
+
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 250 && !condition(); i++) await sleep(20);
   assert.ok(condition(), what);
@@ -141,16 +161,7 @@ test('while the consumer is full the loop still turns: files rotated and deleted
     const turnsWhenFull = turns;
     const savesWhenFull = saves;
     // kubelet rotates twice and deletes each rotated file before there is room to read it.
-    const b = lines(6);
-    renameSync(current, `${current}.20240101-000001`);
-    writeFileSync(current, b.text);
-    await sleep(150);
-    const c = lines(3);
-    renameSync(current, `${current}.20240101-000002`);
-    writeFileSync(current, c.text);
-    await sleep(150);
-    unlinkSync(`${current}.20240101-000001`);
-    unlinkSync(`${current}.20240101-000002`);
+    const { b, c } = await rotateTwiceThenDelete(current);
     assert.equal(consumer.seen.length, seenWhenFull, 'nothing is read while the consumer is full');
     assert.ok(turns > turnsWhenFull + 5, `the loop turned ${turns - turnsWhenFull} times while full`);
     assert.ok(saves > savesWhenFull, 'checkpoints are still saved');
@@ -203,16 +214,7 @@ test('at a stop, what is left of the files deleted while held open is read first
     });
     await until(() => !consumer.hasCapacity(), 'the consumer fills up');
     // Two rotations, both files seen (held open), then deleted by kubelet.
-    const b = lines(6);
-    renameSync(current, `${current}.20240101-000001`);
-    writeFileSync(current, b.text);
-    await sleep(150);
-    const c = lines(3);
-    renameSync(current, `${current}.20240101-000002`);
-    writeFileSync(current, c.text);
-    await sleep(150);
-    unlinkSync(`${current}.20240101-000001`);
-    unlinkSync(`${current}.20240101-000002`);
+    const { b, c } = await rotateTwiceThenDelete(current);
     assert.equal((await tailer.deletedUnread()).length, 2);
     stop.abort();
     await done;

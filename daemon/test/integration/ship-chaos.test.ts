@@ -239,31 +239,64 @@ test('Elasticsearch stopped mid-run and started again: the shipper waits, resume
   await cleanUp(own, prefix);
 });
 
-test('Elasticsearch down under the daemon on live files: files kubelet rotates and deletes meanwhile are held and shipped later, exactly; SIGTERM while it is down exits 0', async () => {
+/**
+ * The own node, and a live container whose kubelet keeps 2 files (each rotated file deleted at
+ * the next rotation, ~1.5 s apart when written as the tests do), followed by a daemon with a
+ * small budget (full soon after Elasticsearch goes) that scans more often than kubelet rotates.
+ * `more` is the rest of its configuration (retries, grace).
+ */
+async function liveOutageSetUp(label: string, seed: number, more: string) {
   const { url, client: own } = await outage.up();
-  const dir = await mkdtemp(join(tmpdir(), 'chaos-down-'));
+  const dir = await mkdtemp(join(tmpdir(), `${label}-`));
   corpora.push({ dir });
-  const prefix = uniquePrefix('chaos-down');
+  const prefix = uniquePrefix(label);
   const config = join(dir, 'shipper.yaml');
-  // A small budget, full soon after Elasticsearch goes; scans more often than kubelet rotates.
   await writeFile(
     config,
-    'batch:\n  maxDocs: 300\n  maxAgeMs: 200\nretry:\n  initialMs: 100\n  maxMs: 1000\nmemoryBudgetBytes: 262144\nscanIntervalMs: 300\nshutdownGraceMs: 2000\n',
+    `batch:\n  maxDocs: 300\n  maxAgeMs: 200\nmemoryBudgetBytes: 262144\nscanIntervalMs: 300\n${more}`,
   );
-  // kubelet keeping 2 files: each rotated file is deleted at the next rotation, ~1.5 s later.
   const writer = new KubeletLogWriter({
     out: join(dir, 'node'),
-    seed: 31,
+    seed,
     rotateBytes: 300_000,
     maxFiles: 2,
     startMs: Date.parse('2024-07-26T10:00:00Z'),
   });
   const files: Files = { glob: writer.glob, checkpointDir: join(dir, 'checkpoints') };
-  const running = startShipper([
-    ...runArgs(files, prefix, config, url).filter((a) => a !== '--once' && a !== '--no-http'),
-    '--http-port',
-    '0',
-  ]);
+  const indexed = () =>
+    own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
+      (r) => r.count,
+      () => 0,
+    );
+  return {
+    url,
+    own,
+    prefix,
+    writer,
+    indexed,
+    daemonArgs: runArgs(files, prefix, config, url).filter((a) => a !== '--once'),
+  };
+}
+
+/** Everything the writer wrote, by index kind: the files kubelet deleted included. */
+function everythingWritten(writer: KubeletLogWriter): { expected: Record<string, number>; total: number } {
+  const { counts, deleted } = writer.result();
+  const expected = byIndexKind({
+    alert: counts.alert + deleted.alert,
+    log: counts.log + deleted.log,
+    message: counts.message + deleted.message,
+    relay: counts.relay + deleted.relay,
+  });
+  return { expected, total: Object.values(expected).reduce((a, b) => a + b, 0) };
+}
+
+test('Elasticsearch down under the daemon on live files: files kubelet rotates and deletes meanwhile are held and shipped later, exactly; SIGTERM while it is down exits 0', async () => {
+  const { own, prefix, writer, indexed, daemonArgs } = await liveOutageSetUp(
+    'chaos-down',
+    31,
+    'retry:\n  initialMs: 100\n  maxMs: 1000\nshutdownGraceMs: 2000\n',
+  );
+  const running = startShipper([...daemonArgs.filter((a) => a !== '--no-http'), '--http-port', '0']);
   try {
     const port = await statusPort(running);
     let writing = true;
@@ -273,11 +306,6 @@ test('Elasticsearch down under the daemon on live files: files kubelet rotates a
         await sleep(50);
       }
     })();
-    const indexed = () =>
-      own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
-        (r) => r.count,
-        () => 0,
-      );
     try {
       for (let i = 0; i < 200 && (await indexed()) < 500; i++) await sleep(100);
       await outage.stop();
@@ -291,16 +319,9 @@ test('Elasticsearch down under the daemon on live files: files kubelet rotates a
       writing = false;
       await written;
     }
-    // Everything written, the files kubelet deleted included.
-    const { counts, deleted } = writer.result();
-    const expected = byIndexKind({
-      alert: counts.alert + deleted.alert,
-      log: counts.log + deleted.log,
-      message: counts.message + deleted.message,
-      relay: counts.relay + deleted.relay,
-    });
+    const { deleted } = writer.result();
     assert.ok(deleted.alert + deleted.log + deleted.message + deleted.relay > 0, 'kubelet deleted files');
-    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    const { expected, total } = everythingWritten(writer);
     for (let i = 0; i < 240 && (await indexed()) < total; i++) await sleep(250);
     assert.deepEqual(await countsByKind(own, prefix), expected);
     assert.deepEqual(await linesIndexedTwice(own, prefix), []);
@@ -334,37 +355,17 @@ test('Elasticsearch down under the daemon on live files: files kubelet rotates a
 });
 
 test('SIGTERM just as Elasticsearch comes back: what is left of the files kubelet deleted while held open is read and shipped within the grace; a restart ends exact', async () => {
-  const { url, client: own } = await outage.up();
-  const dir = await mkdtemp(join(tmpdir(), 'chaos-back-'));
-  corpora.push({ dir });
-  const prefix = uniquePrefix('chaos-back');
-  const config = join(dir, 'shipper.yaml');
-  await writeFile(
-    config,
-    'batch:\n  maxDocs: 300\n  maxAgeMs: 200\nretry:\n  initialMs: 1000\n  maxMs: 4000\nmemoryBudgetBytes: 262144\nscanIntervalMs: 300\nshutdownGraceMs: 12000\n',
+  // Retries seconds apart: when Elasticsearch is back the shipper has not caught up yet as the
+  // SIGTERM comes.
+  const { url, own, prefix, writer, indexed, daemonArgs } = await liveOutageSetUp(
+    'chaos-back',
+    41,
+    'retry:\n  initialMs: 1000\n  maxMs: 4000\nshutdownGraceMs: 12000\n',
   );
-  // kubelet keeping 2 files: each rotated file is deleted at the next rotation. Retries seconds
-  // apart: when Elasticsearch is back the shipper has not caught up yet as the SIGTERM comes.
-  const writer = new KubeletLogWriter({
-    out: join(dir, 'node'),
-    seed: 41,
-    rotateBytes: 300_000,
-    maxFiles: 2,
-    startMs: Date.parse('2024-07-26T10:00:00Z'),
-  });
-  const files: Files = { glob: writer.glob, checkpointDir: join(dir, 'checkpoints') };
-  const daemonArgs = runArgs(files, prefix, config, url).filter((a) => a !== '--once');
   let running = startShipper(daemonArgs, { SHIPPER_LOG_LEVEL: 'info' });
   try {
     writer.write(200);
-    for (let i = 0; i < 200; i++) {
-      const n = await own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
-        (r) => r.count,
-        () => 0,
-      );
-      if (n >= 200) break;
-      await sleep(100);
-    }
+    for (let i = 0; i < 200 && (await indexed()) < 200; i++) await sleep(100);
     await outage.stop();
     // While it is down: rotations, each deleting a file, more than the budget holds.
     for (let i = 0; i < 100; i++) {
@@ -396,22 +397,8 @@ test('SIGTERM just as Elasticsearch comes back: what is left of the files kubele
     assert.equal(summary.unacknowledged, 0, 'all acknowledged within the grace');
     // The restart reads the files still on disk from their checkpoints: nothing is missing.
     running = startShipper(daemonArgs, { SHIPPER_LOG_LEVEL: 'info' });
-    const { counts, deleted } = writer.result();
-    const expected = byIndexKind({
-      alert: counts.alert + deleted.alert,
-      log: counts.log + deleted.log,
-      message: counts.message + deleted.message,
-      relay: counts.relay + deleted.relay,
-    });
-    const total = Object.values(expected).reduce((a, b) => a + b, 0);
-    for (let i = 0; i < 240; i++) {
-      const n = await own.count({ index: `${prefix}-*`, allow_no_indices: true }).then(
-        (r) => r.count,
-        () => 0,
-      );
-      if (n >= total) break;
-      await sleep(250);
-    }
+    const { expected, total } = everythingWritten(writer);
+    for (let i = 0; i < 240 && (await indexed()) < total; i++) await sleep(250);
     running.child.kill('SIGTERM');
     const again = await running.done;
     assert.equal(again.code, 0, again.stderr);
