@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { documentOf } from '../../test/support/records.js';
 import { Counters } from '../metrics/counters.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
@@ -229,6 +230,31 @@ test('at a stop, what is left of the files deleted while held open is read first
     await tailer.close();
   } finally {
     stop.abort();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a gzipped rotated file deleted while held open counts too: it is read to its end at the stop', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-gz-'));
+  try {
+    const current = join(dir, '0.log');
+    // kubelet's history: an older rotated file, gzipped, then the live one.
+    const a = lines(30);
+    writeFileSync(`${current}.20240101-000001.gz`, gzipSync(a.text));
+    const b = lines(3);
+    writeFileSync(current, b.text);
+    const consumer = new FullConsumer(5);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    await tailer.scan();
+    await tailer.readTurn(false);
+    assert.ok(consumer.seen.length < 30, `${consumer.seen.length} read before the stop`);
+    unlinkSync(`${current}.20240101-000001.gz`);
+    assert.equal((await tailer.deletedUnread()).length, 1);
+    consumer.recover();
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
+    assert.deepEqual(consumer.seen, a.seqs);
+    await tailer.close();
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
