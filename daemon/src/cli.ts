@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { savedObjects, toNdjson } from '../../dashboards/saved-objects.js';
-import { CheckpointStore } from './checkpoint/checkpoint-store.js';
+import { CheckpointStore, DRY_RUN_FILE_NAME } from './checkpoint/checkpoint-store.js';
 import {
   ConfigError,
   configFromEnv,
@@ -267,7 +267,7 @@ function progressLine(p: ProgressSnapshot, started: number): void {
 }
 
 async function dryRun(config: ShipperConfig, once: boolean): Promise<number> {
-  const store = new CheckpointStore(config.checkpointDir);
+  const store = new CheckpointStore(config.checkpointDir, DRY_RUN_FILE_NAME);
   const loaded = await store.load();
   const counters = new Counters();
   if (loaded.status !== 'ok' && loaded.status !== 'missing') {

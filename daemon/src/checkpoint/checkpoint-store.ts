@@ -30,13 +30,21 @@ export interface CheckpointLoad {
 }
 
 const FILE_NAME = 'checkpoints.json';
+/**
+ * The dry run's positions, apart from shipping's: a dry run in the daemon's directory would
+ * otherwise move the daemon past records that went to a terminal, not to Elasticsearch.
+ */
+export const DRY_RUN_FILE_NAME = 'dry-run-checkpoints.json';
 const VERSION = 1;
 
 export class CheckpointStore {
   readonly path: string;
 
-  constructor(readonly dir: string) {
-    this.path = join(dir, FILE_NAME);
+  constructor(
+    readonly dir: string,
+    fileName = FILE_NAME,
+  ) {
+    this.path = join(dir, fileName);
   }
 
   async load(): Promise<CheckpointLoad> {

@@ -114,6 +114,10 @@ test('reads every generated record once, across rotated and gzipped files; nothi
   assert.match(first.stderr, /not KubeArmor \(kept as relay records\): not_json=\d+ stderr=\d+/);
   assert.match(first.stderr, /bytes lost: none/);
 
+  // Its positions are its own: the daemon's file, were the directory the daemon's, is untouched.
+  assert.match(first.stderr, /dry-run-checkpoints\.json/);
+  assert.deepEqual(readdirSync(checkpoints), ['dry-run-checkpoints.json']);
+
   const second = await dryRun();
   assert.equal(second.stdout, '');
 
