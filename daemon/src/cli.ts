@@ -15,7 +15,7 @@ import {
   validateConfig,
 } from './config/shipper-config.js';
 import { importSavedObjects } from './dashboards/kibana-import.js';
-import { FileDiscovery, type UnreachablePath } from './discover/file-discovery.js';
+import { FileDiscovery, type UnreachablePath, unreadableHint } from './discover/file-discovery.js';
 import { generateRelayLogs } from './generate/kubelet-log-writer.js';
 import { bootstrap } from './install/bootstrap.js';
 import { kubernetesSecretStore } from './install/kubernetes-secrets.js';
@@ -23,7 +23,7 @@ import { createLogger } from './log/logger.js';
 import { Counters } from './metrics/counters.js';
 import { LINE_SCAN } from './parse/kubearmor-record.js';
 import { DryRunOutput } from './run/dry-run-output.js';
-import { type ProgressSnapshot, ship, unreadableHint } from './run/ship.js';
+import { type ProgressSnapshot, ship } from './run/ship.js';
 import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
@@ -245,6 +245,9 @@ async function runCommand(args: readonly string[]): Promise<number> {
       ...(values.progress ? { onProgress: (p: ProgressSnapshot) => progressLine(p, started) } : {}),
     });
     if (values.progress && process.stderr.isTTY) process.stderr.write('\n');
+    // Another shipper on the checkpoint directory: logged, and this one did not (or no longer) ship.
+    if (result.checkpointLock === 'lost' || (result.checkpointLock === 'not_taken' && !signal.aborted))
+      return 1;
     // A last save that failed is logged; the next start sends again what came since (409s).
     if ((result.setup === undefined && !signal.aborted) || !result.checkpointsSaved) return 1;
     // `--once` promises everything the paths match: one it could not read is a failure.

@@ -160,3 +160,14 @@ async function unreachableTarget(
   }
   return { target: at, code: (err as NodeJS.ErrnoException).code ?? 'error' };
 }
+
+/** What to look at, by the error code of a path that cannot be read. */
+export function unreadableHint(code: string): string {
+  if (code === 'ENOENT') return 'is the directory of its target mounted in the shipper?';
+  if (code === 'EMFILE' || code === 'ENFILE')
+    return "too many open files: raise the shipper's file-descriptor limit, or narrow the paths";
+  if (code === 'EACCES' || code === 'EPERM')
+    return 'the shipper may not read it (it runs as root to read kubelet logs)';
+  if (code === 'ELOOP') return 'a symlink loop';
+  return 'see the code';
+}

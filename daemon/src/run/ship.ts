@@ -5,7 +5,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { describeOwner } from '../checkpoint/directory-lock.js';
 import { deadLetterFilePath, redactConfig, type ShipperConfig } from '../config/shipper-config.js';
+import { unreadableHint } from '../discover/file-discovery.js';
 import { startPodWatch } from '../enrich/pod-watch.js';
 import { ShipperMetrics } from '../http/shipper-metrics.js';
 import { readinessProblems, startStatusServer } from '../http/status-server.js';
@@ -20,6 +22,7 @@ import { gzipEncoding } from '../ship/gzip-body.js';
 import { installTemplates, type SetupResult, withoutLifecycle } from '../ship/index-templates.js';
 import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
+import { takeCheckpointLock } from './checkpoint-lock.js';
 import { readDeletedBeforeStop, tailFollow } from './tail-follow.js';
 import { tailOnce } from './tail-once.js';
 import { tailerOptions } from './tailer-options.js';
@@ -49,10 +52,15 @@ export interface ShipResult {
   checkpointsSaved: boolean;
   /** Paths matched at the end that could not be read (logged): `run --once` did not ship all. */
   unreadablePaths: number;
+  /**
+   * The checkpoint directory's lock: `not_taken`, another shipper held it (`--once`) or the stop
+   * came first; `lost`, another shipper took it over while this one ran (it stopped early).
+   */
+  checkpointLock: 'held' | 'none' | 'not_taken' | 'lost';
 }
 
 export async function ship(config: ShipperConfig, options: ShipOptions): Promise<ShipResult> {
-  const { logger, signal } = options;
+  const { logger } = options;
   const counters = new Counters();
   logger.info(
     {
@@ -62,6 +70,66 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     },
     'starting',
   );
+  // The caller's signal, or the lock taken over by another shipper: either stops this one.
+  const stopping = new AbortController();
+  const signal = stopping.signal;
+  if (options.signal.aborted) stopping.abort();
+  else options.signal.addEventListener('abort', () => stopping.abort(), { once: true });
+  let lockLost = false;
+  const lockRefreshDue = everyHalfMinute();
+  const lock = await takeCheckpointLock(config.checkpointDir, {
+    once: options.once,
+    logger,
+    signal,
+    lock: {
+      onLost: (owner) => {
+        lockLost = true;
+        logger.error(
+          { holder: describeOwner(owner, 0) },
+          'another shipper took over the checkpoint directory (this one did not refresh its lock in time): stopping, without saving checkpoints over its',
+        );
+        stopping.abort();
+      },
+      onRefreshError: (err) => {
+        if (lockRefreshDue())
+          logger.warn({ error: err.message }, 'cannot refresh the checkpoint directory lock; trying again');
+      },
+    },
+  });
+  if (lock.kind === 'not_taken')
+    return {
+      counters,
+      setup: undefined,
+      checkpointsSaved: true,
+      unreadablePaths: 0,
+      checkpointLock: 'not_taken',
+    };
+  try {
+    const result = await shipLocked(config, options, { counters, signal, lockLost: () => lockLost });
+    return { ...result, checkpointLock: lockLost ? 'lost' : lock.kind };
+  } finally {
+    if (lock.kind === 'held') await lock.lock.release();
+  }
+}
+
+/** At most one line every 30 s for each kind of problem while it lasts (many batches share one). */
+function everyHalfMinute(): () => boolean {
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    const now = Date.now();
+    if (now - last < 30_000) return false;
+    last = now;
+    return true;
+  };
+}
+
+async function shipLocked(
+  config: ShipperConfig,
+  options: ShipOptions,
+  run: { counters: Counters; signal: AbortSignal; lockLost: () => boolean },
+): Promise<Omit<ShipResult, 'checkpointLock'>> {
+  const { logger } = options;
+  const { counters, signal } = run;
   const store = new CheckpointStore(config.checkpointDir);
   const loaded = await store.load();
   if (loaded.status === 'missing')
@@ -88,16 +156,6 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
   let lastLoop = Date.now();
   let lastSaved = Date.now();
   let setup: SetupResult | undefined;
-  /** At most one line every 30 s for each kind of problem while it lasts (many batches share one). */
-  const everyHalfMinute = () => {
-    let last = Number.NEGATIVE_INFINITY;
-    return () => {
-      const now = Date.now();
-      if (now - last < 30_000) return false;
-      last = now;
-      return true;
-    };
-  };
   const retrying = (message: string) => {
     const due = everyHalfMinute();
     return (err: unknown, attempt: number) => {
@@ -206,6 +264,8 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
    * while kubelet goes on rotating and deleting files; a restart only re-sends (409s).
    */
   const saveCheckpoints = async (): Promise<boolean> => {
+    // The directory is another shipper's now: its checkpoints are not ours to overwrite.
+    if (run.lockLost()) return false;
     const checkpoints = tailer.checkpoints();
     const text = JSON.stringify(checkpoints.map((c) => [c.key, c.offset, c.released, c.path]));
     if (text !== savedText) {
@@ -342,17 +402,6 @@ function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
-}
-
-/** What to look at, by the error code of a path that cannot be read. */
-export function unreadableHint(code: string): string {
-  if (code === 'ENOENT') return 'is the directory of its target mounted in the shipper?';
-  if (code === 'EMFILE' || code === 'ENFILE')
-    return "too many open files: raise the shipper's file-descriptor limit, or narrow the paths";
-  if (code === 'EACCES' || code === 'EPERM')
-    return 'the shipper may not read it (it runs as root to read kubelet logs)';
-  if (code === 'ELOOP') return 'a symlink loop';
-  return 'see the code';
 }
 
 /** Installs the templates, retrying while Elasticsearch is unreachable. Undefined if stopped first. */

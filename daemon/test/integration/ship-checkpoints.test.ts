@@ -5,7 +5,7 @@
 // the next start sends again only what came after the last good save, which Elasticsearch
 // answers 409.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -25,6 +25,7 @@ import {
 let client: Client;
 let dir: string;
 const prefix = uniquePrefix('checkpoints');
+const lockPrefix = uniquePrefix('checkpoint-lock');
 
 before(async () => {
   client = testClient();
@@ -32,6 +33,7 @@ before(async () => {
 });
 after(async () => {
   await cleanUp(client, prefix);
+  await cleanUp(client, lockPrefix);
   await client.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -137,4 +139,100 @@ test('checkpoint directory unwritable under the daemon: shipping goes on, saves 
     writer.close();
   }
   assert.equal(await indexed(), written());
+});
+
+test('one shipper per checkpoint directory: a backfill beside the daemon refuses, a second daemon waits and goes on from the first one’s checkpoints, a killed holder’s lock is taken over, a lock taken away stops the daemon', async () => {
+  const writer = new KubeletLogWriter({
+    out: join(dir, 'lock-node'),
+    seed: 62,
+    rotateBytes: 10_000_000,
+    maxFiles: 5,
+    startMs: Date.parse('2024-07-27T10:00:00Z'),
+  });
+  const written = () => {
+    const { counts } = writer.result();
+    return counts.alert + counts.log + counts.message + counts.relay;
+  };
+  const lockIndexed = async () =>
+    Object.values(await countsByKind(client, lockPrefix)).reduce((a, b) => a + b, 0);
+  const checkpointDir = join(dir, 'lock-checkpoints');
+  const lockFile = join(checkpointDir, 'shipper.lock');
+  const args = shipArgs({ paths: writer.glob, checkpointDir, esUrl: testEsUrl(), prefix: lockPrefix });
+  const daemon = () => startShipper(['run', ...args, '--http-port', '0']);
+  const logged = (running: { output(): { stdout: string } }, msg: string) =>
+    logLines(running.output().stdout).find((l) => l.msg.startsWith(msg));
+  const running: ReturnType<typeof daemon>[] = [];
+  try {
+    const first = daemon();
+    running.push(first);
+    await statusPort(first);
+    writer.write(200);
+    await waitFor('the first lines indexed', async () => (await lockIndexed()) === written());
+
+    // A backfill with the daemon's directory: refused at once, nothing read.
+    const backfill = await runShipper(['run', '--once', ...args, '--no-http']);
+    assert.equal(backfill.code, 1, backfill.stderr);
+    const refused = logLines(backfill.stdout).find((l) =>
+      l.msg.startsWith('the checkpoint directory is in use'),
+    );
+    assert.match(String(refused?.holder), new RegExp(`^pid ${first.child.pid} on `));
+    assert.equal(
+      logLines(backfill.stdout).find((l) => l.msg === 'stopped'),
+      undefined,
+      'the backfill did not ship',
+    );
+
+    // A second daemon (a rollout's new pod) waits; the first goes on shipping meanwhile.
+    const second = daemon();
+    running.push(second);
+    await waitFor(
+      'the second daemon waiting',
+      async () => logged(second, 'the checkpoint directory is in use') !== undefined,
+    );
+    writer.write(300);
+    await waitFor('lines written while both run indexed', async () => (await lockIndexed()) === written());
+    first.child.kill('SIGTERM');
+    assert.equal((await first.done).code, 0);
+    const secondPort = await statusPort(second);
+    const before = written();
+    writer.write(100);
+    await waitFor(
+      'lines written after the handover indexed',
+      async () => (await lockIndexed()) === written(),
+    );
+    // It went on from the first one's checkpoints: it sent only what came after.
+    const metrics = await fetch(`http://127.0.0.1:${secondPort}/metrics`).then((r) => r.text());
+    assert.match(metrics, /kubearmor_shipper_documents_total\{result="indexed"\} 100\n/);
+    assert.doesNotMatch(metrics, /kubearmor_shipper_documents_total\{result="already_present"\} [1-9]/);
+    // Killed: its lock stays behind, naming a process that is gone.
+    second.child.kill('SIGKILL');
+    await second.done;
+    await stat(lockFile);
+    writer.write(50);
+    const afterKill = await runShipper(['run', '--once', ...args, '--no-http']);
+    assert.equal(afterKill.code, 0, afterKill.stderr);
+    // What the killed one shipped since its last save comes again as 409s; nothing older.
+    const { documents } = stoppedSummary(afterKill.stdout);
+    assert.equal(documents.indexed, 50);
+    assert.ok((documents.already_present ?? 0) <= written() - 50 - before, JSON.stringify(documents));
+    await assert.rejects(stat(lockFile), { code: 'ENOENT' }, 'released at the end');
+
+    // The lock taken away while a daemon runs (it stalled past the stale time, another took it):
+    // it stops within a refresh, exit 1, and does not save over the other's checkpoints.
+    const third = daemon();
+    running.push(third);
+    await statusPort(third);
+    const other = { host: 'elsewhere', pid: process.pid, pidNamespace: 'pid:[1]', since: '', token: 'other' };
+    await writeFile(lockFile, JSON.stringify(other));
+    const stopped = await third.done;
+    assert.equal(stopped.code, 1);
+    assert.ok(logLines(stopped.stdout).some((l) => l.msg.startsWith('another shipper took over')));
+    assert.equal(stoppedSummary(stopped.stdout).checkpointsSaved, false);
+    assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).token, 'other', 'the other’s lock stays');
+  } finally {
+    for (const r of running)
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    writer.close();
+  }
+  assert.equal(await lockIndexed(), written());
 });

@@ -1,0 +1,55 @@
+// `run` and `run --once` take their checkpoint directory's lock before they read its checkpoints
+// (checkpoint/directory-lock.ts). The daemon waits for a holder to stop (a rollout's old pod, a
+// backfill); `--once` does not wait: a backfill that hangs behind the daemon helps no one.
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  describeOwner,
+  type HeldLock,
+  LOCK_STALE_MS,
+  type LockOptions,
+  lockDirectory,
+} from '../checkpoint/directory-lock.js';
+import type { Logger } from '../log/logger.js';
+
+export type CheckpointLock =
+  | { kind: 'held'; lock: HeldLock }
+  /** The directory cannot hold a lock (read-only): shipping goes on without one. */
+  | { kind: 'none' }
+  /** Another shipper holds it (`--once`), or the stop came while waiting. */
+  | { kind: 'not_taken' };
+
+export async function takeCheckpointLock(
+  dir: string,
+  options: { once: boolean; logger: Logger; signal: AbortSignal; lock: LockOptions },
+): Promise<CheckpointLock> {
+  const { logger, signal } = options;
+  let lastWarned = Number.NEGATIVE_INFINITY;
+  while (!signal.aborted) {
+    const attempt = await lockDirectory(dir, options.lock);
+    if (attempt.kind === 'held') return attempt;
+    if (attempt.kind === 'unavailable') {
+      logger.warn(
+        { path: attempt.path, error: attempt.error.message },
+        'cannot lock the checkpoint directory; shipping without the lock (a second shipper on this directory would do the same work again)',
+      );
+      return { kind: 'none' };
+    }
+    const holder = describeOwner(attempt.owner, attempt.ageMs);
+    if (options.once) {
+      logger.error(
+        { path: attempt.path, holder },
+        'the checkpoint directory is in use by another shipper: stop it, or give this run a --checkpoint-dir of its own',
+      );
+      return { kind: 'not_taken' };
+    }
+    if (Date.now() - lastWarned >= 30_000) {
+      lastWarned = Date.now();
+      logger.warn(
+        { path: attempt.path, holder },
+        `the checkpoint directory is in use by another shipper; waiting for it to stop (a lock not refreshed for ${LOCK_STALE_MS / 1000} s is taken over)`,
+      );
+    }
+    await sleep(500, undefined, { signal }).catch(() => undefined);
+  }
+  return { kind: 'not_taken' };
+}
