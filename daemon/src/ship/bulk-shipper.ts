@@ -30,7 +30,9 @@ import {
   createIndices,
   describeItem,
   isMissingIndex,
+  isRequestTooLarge,
   itemHandling,
+  TOO_LARGE,
 } from './item-refusals.js';
 import type { MemoryBudget } from './memory-budget.js';
 
@@ -99,13 +101,6 @@ export interface ShipperEvents {
 }
 
 const CREATED: BulkItemResult = Object.freeze({ status: 201 });
-const TOO_LARGE: BulkItemResult = Object.freeze({
-  status: 413,
-  error: {
-    type: 'request_entity_too_large',
-    reason: 'a request with this document alone was refused as too large (413)',
-  },
-});
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
 export class BulkShipper implements RecordConsumer {
@@ -261,7 +256,7 @@ export class BulkShipper implements RecordConsumer {
         items = await this.bulk(docs, body);
       } catch (err) {
         this.counters.inc('bulk_request_errors', requestErrorKind(err));
-        if (requestErrorKind(err) !== '413') {
+        if (!isRequestTooLarge(err)) {
           this.events.onRequestError?.(err, attempt);
           await this.backoff.wait(attempt++);
           continue;

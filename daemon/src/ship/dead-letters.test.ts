@@ -8,7 +8,7 @@ import type { TailedFile } from '../tail/tailed-file.js';
 import { Backoff } from './backoff.js';
 import type { PendingDocument } from './bulk-shipper.js';
 import { DeadLetters } from './dead-letters.js';
-import type { ElasticsearchRequester } from './elasticsearch-http.js';
+import { type ElasticsearchRequester, ResponseError } from './elasticsearch-http.js';
 
 /** A client whose dead-letter index refuses every dead letter's content (a stand-in: real ES cannot be made to). */
 function refusingClient(bodies: string[]): ElasticsearchRequester {
@@ -190,4 +190,53 @@ test('a dead letter refused by the cluster (a write block, no such index) is sen
     assert.equal(counters.get('dead_letters', 'index'), 2);
     assert.equal(counters.get('dead_letters', 'file'), 0);
     await assert.rejects(stat(file));
+  }));
+
+test('dead letters refused as too large together (a proxy’s body limit) go in halves until they pass; one too large alone goes to the file, with the 413', () =>
+  withDeadLetterFile(async (file) => {
+    const limit = 1500;
+    const sizes: number[] = [];
+    const client: ElasticsearchRequester = {
+      request: async (_method, _path, options) => {
+        const body = String(options?.body);
+        sizes.push(body.length);
+        if (body.length > limit)
+          throw new ResponseError({ statusCode: 413, body: '<html>413 Request Entity Too Large</html>' });
+        const count = body.split('\n').filter((l) => l !== '').length / 2;
+        return { items: Array.from({ length: count }, () => ({ create: { status: 201 } })) };
+      },
+    };
+    const counters = new Counters();
+    const dl = new DeadLetters(client, 'kubearmor', file, 1_000_000, counters, new Backoff(1, 2));
+    // Each dead letter ~330 bytes: eight together pass no limit of 1,500, two or four do.
+    const rejected = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => ({ doc: doc(i), item: { status: 400 } }));
+    assert.equal(await dl.store(rejected), true);
+    assert.equal(counters.get('dead_letters', 'index'), 8);
+    assert.equal(counters.get('dead_letters', 'file'), 0);
+    assert.ok(sizes.filter((s) => s <= limit).length >= 2, `${sizes}`);
+    await assert.rejects(stat(file));
+
+    const huge = doc(9);
+    const source = `{"Timestamp":1721990507,"Type":"HostLog","Data":"${'x'.repeat(2000)}"}`;
+    huge.buffer = Buffer.from(`{"create":{"_index":"kubearmor-logs-2024.07.26","_id":"abc-9"}}\n${source}\n`);
+    huge.to = huge.buffer.length;
+    assert.equal(
+      await dl.store([
+        { doc: doc(10), item: { status: 400 } },
+        { doc: huge, item: { status: 400 } },
+      ]),
+      true,
+    );
+    assert.equal(counters.get('dead_letters', 'index'), 9);
+    assert.equal(counters.get('dead_letters', 'file'), 1);
+    const line = JSON.parse((await readFile(file, 'utf8')).trim()) as Record<string, unknown>;
+    assert.deepEqual(line.target, { index: 'kubearmor-logs-2024.07.26', id: 'abc-9' });
+    assert.deepEqual(line.error, { status: 400 });
+    assert.deepEqual(
+      [
+        (line.dead_letter_error as { status: number }).status,
+        (line.dead_letter_error as { type: string }).type,
+      ],
+      [413, 'request_entity_too_large'],
+    );
   }));

@@ -12,7 +12,9 @@ import {
   createIndices,
   describeItem,
   isMissingIndex,
+  isRequestTooLarge,
   itemHandling,
+  TOO_LARGE,
 } from './item-refusals.js';
 
 export interface Rejected {
@@ -20,11 +22,12 @@ export interface Rejected {
   item: BulkItemResult;
 }
 
-const TOO_LARGE = {
-  status: 413,
-  type: 'request_entity_too_large',
-  reason: 'the dead-letter request was refused as too large',
-};
+/** A dead letter on its way to the dead-letter index. */
+interface DeadLetterEntry {
+  index: string;
+  id: string;
+  text: string;
+}
 
 export class DeadLetters {
   constructor(
@@ -48,10 +51,16 @@ export class DeadLetters {
    * shipping stopped: those stay unacknowledged.
    */
   async store(rejected: readonly Rejected[]): Promise<boolean> {
-    let toIndex = rejected.map((r) => {
-      const target = documentTarget(r.doc);
-      return { index: this.indexFor(target.index), id: target.id, text: this.deadLetterDocument(r) };
-    });
+    return this.storeEntries(
+      rejected.map((r) => {
+        const target = documentTarget(r.doc);
+        return { index: this.indexFor(target.index), id: target.id, text: this.deadLetterDocument(r) };
+      }),
+    );
+  }
+
+  private async storeEntries(entries: DeadLetterEntry[]): Promise<boolean> {
+    let toIndex = entries;
     let toFile: string[] = [];
     let retryReason = '';
     for (let attempt = 0; ; attempt++) {
@@ -66,7 +75,7 @@ export class DeadLetters {
             query: { filter_path: 'items.*.status,items.*.error.type,items.*.error.reason' },
           })) as { items?: Record<string, BulkItemResult>[] };
           const items = response.items ?? [];
-          const again: typeof toIndex = [];
+          const again: DeadLetterEntry[] = [];
           let example: BulkItemResult | undefined;
           const missing = new Set<string>();
           toIndex.forEach((entry, i) => {
@@ -78,13 +87,7 @@ export class DeadLetters {
               again.push(entry);
               example ??= item;
               if (isMissingIndex(item)) missing.add(entry.index);
-            } else
-              toFile.push(
-                JSON.stringify({
-                  ...JSON.parse(entry.text),
-                  dead_letter_error: item?.error ?? { status: item?.status },
-                }),
-              );
+            } else toFile.push(withFileReason(entry, item ?? { status: 0 }));
           });
           toIndex = again;
           if (again.length > 0) {
@@ -99,11 +102,19 @@ export class DeadLetters {
         if (toIndex.length === 0) return true;
         this.onRetry?.(new Error(retryReason), attempt);
       } catch (err) {
-        if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 413) {
-          // Too large to pass (a proxy's limit): no retry makes it smaller.
-          for (const entry of toIndex)
-            toFile.push(JSON.stringify({ ...JSON.parse(entry.text), dead_letter_error: TOO_LARGE }));
-          toIndex = [];
+        if (isRequestTooLarge(err)) {
+          // A proxy's limit: a dead letter is bigger than its document (escaped, with its
+          // reasons), so a batch that passed can come back too large as dead letters. In halves,
+          // as the main path does; one alone that is still too large goes to the file.
+          if (toIndex.length > 1) {
+            const half = toIndex.length >>> 1;
+            const [first, rest] = [toIndex.slice(0, half), toIndex.slice(half)];
+            toIndex = [];
+            if (!(await this.storeEntries(first)) || !(await this.storeEntries(rest))) return false;
+          } else {
+            for (const entry of toIndex) toFile.push(withFileReason(entry, TOO_LARGE));
+            toIndex = [];
+          }
           continue;
         }
         this.onRetry?.(err, attempt);
@@ -148,4 +159,12 @@ export class DeadLetters {
     await appendFile(this.file, text);
     this.counters.inc('dead_letters', 'file', lines.length);
   }
+}
+
+/** A dead letter for the file: with why the dead-letter index did not take it. */
+function withFileReason(entry: DeadLetterEntry, item: BulkItemResult): string {
+  return JSON.stringify({
+    ...JSON.parse(entry.text),
+    dead_letter_error: { status: item.status, ...item.error },
+  });
 }

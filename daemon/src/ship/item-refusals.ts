@@ -40,6 +40,23 @@ export function itemHandling(item: BulkItemResult | undefined): ItemHandling {
   return type !== undefined && CLUSTER_REFUSALS.has(type) ? 'retry' : 'reject';
 }
 
+/**
+ * A document refused for its size: a request with it alone was answered 413 (a proxy's body limit,
+ * or `http.max_content_length`). No retry makes it smaller.
+ */
+export const TOO_LARGE: BulkItemResult = Object.freeze({
+  status: 413,
+  error: {
+    type: 'request_entity_too_large',
+    reason: 'a request with this document alone was refused as too large (413)',
+  },
+});
+
+/** Whether a whole request was refused for its size (413). */
+export function isRequestTooLarge(err: unknown): boolean {
+  return (err as { meta?: { statusCode?: number } }).meta?.statusCode === 413;
+}
+
 /** Elasticsearch's own words for a refused item, for the log. */
 export function describeItem(item: BulkItemResult | undefined): string {
   if (item === undefined) return 'no answer for the item';
