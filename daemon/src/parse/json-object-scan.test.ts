@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lines from '../../test/fixtures/kubearmor-lines.js';
+import { mutate, wellFormed } from '../../test/support/json-text.js';
 import { Random, RelayRecordFactory } from '../generate/relay-records.js';
 import {
   JsonObjectScanner,
@@ -124,36 +125,6 @@ function randomObject(rnd: Random, depth: number, ws: () => string): string {
     members.push(`${ws()}"${name}"${ws()}:${ws()}${randomJson(rnd, depth - 1)}${ws()}`);
   }
   return `{${members.join(',')}${members.length === 0 ? ws() : ''}}`;
-}
-
-/** A lone surrogate has no UTF-8: the decoder never hands one over. */
-function wellFormed(text: string): boolean {
-  return Buffer.from(text).toString() === text;
-}
-
-/** One random edit: delete, insert or replace a character with one that matters to JSON. */
-function mutate(rnd: Random, text: string): string {
-  const alphabet = [
-    ...'{}[]":,\\ 0123456789-+.eEtrufalsn',
-    '\t',
-    '\n',
-    '\u0001',
-    '\u007f',
-    'é',
-    'x',
-    'u',
-    '"\\u00',
-  ];
-  const at = rnd.int(0, text.length);
-  const c = rnd.pick(alphabet);
-  switch (rnd.int(0, 2)) {
-    case 0:
-      return text.slice(0, at) + text.slice(at + 1);
-    case 1:
-      return text.slice(0, at) + c + text.slice(at);
-    default:
-      return text.slice(0, at) + c + text.slice(at + 1);
-  }
 }
 
 /** The WebAssembly scan: its module must have been built (npm test builds it first). */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lines from '../../test/fixtures/kubearmor-lines.js';
+import { mutate, topLevelKeys, wellFormed } from '../../test/support/json-text.js';
 import { documentOf } from '../../test/support/records.js';
 import type { RuntimeEvent } from '../decode/runtime-decoder.js';
-import { Random } from '../generate/relay-records.js';
+import { Random, RelayRecordFactory } from '../generate/relay-records.js';
 import {
   baseAction,
   buildRecord,
@@ -13,6 +14,7 @@ import {
   isPlainUtcTime,
   parseLabels,
   type RecordSource,
+  serializeDocument,
   severityNumber,
   tagList,
 } from './kubearmor-record.js';
@@ -451,5 +453,76 @@ describe('serialization', () => {
     assert.equal(labelsOf(undefined), undefined);
     assert.equal(labelsOf('nolabel'), undefined);
     assert.deepEqual(labelsOf('app=a'), { app: 'a' });
+  });
+});
+
+describe('records from random and broken lines (property)', () => {
+  // The fields the shipper sets: a line's own value of one gives way to the shipper's.
+  const SHIPPER_FIELDS = new Set([
+    '@timestamp',
+    'log',
+    'labels',
+    'tags',
+    'kubernetes',
+    'severity_num',
+    'action_base',
+    'action_policy',
+  ]);
+  const parsedObject = (text: string): Record<string, unknown> | undefined => {
+    try {
+      const v: unknown = JSON.parse(text);
+      return v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? (v as Record<string, unknown>)
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  test('never throw; every document is one JSON object without a repeated key; a KubeArmor object keeps every member, a line that is not one is kept whole as the message', () => {
+    const factory = new RelayRecordFactory(23);
+    const rnd = new Random(29);
+    let kubearmor = 0;
+    let relay = 0;
+    let merged = 0;
+    for (let n = 0; n < 6000; n++) {
+      let text = factory.next(1721990400000 + n * 10).text;
+      // Now and then a field the shipper sets, given by the line itself, its name at times escaped.
+      if (n % 7 === 0 && text.startsWith('{')) {
+        const name = rnd.pick([...SHIPPER_FIELDS]);
+        const spelled =
+          n % 3 === 0 ? `\\u${name.charCodeAt(0).toString(16).padStart(4, '0')}${name.slice(1)}` : name;
+        text = `{"${spelled}":${rnd.pick(['1', '"theirs"', '{"a":[1]}', 'null'])},${text.slice(1)}`;
+      }
+      for (let edits = n % 4 === 0 ? rnd.int(1, 3) : 0; edits > 0; edits--) text = mutate(rnd, text);
+      if (!wellFormed(text) || text.includes('\n')) continue;
+
+      const r = buildRecord(event(text), source, options);
+      const docText = serializeDocument(r);
+      const doc = parsedObject(docText);
+      assert.ok(doc !== undefined, `not a JSON object: ${docText.slice(0, 300)}`);
+      assert.match(r.index, /^kubearmor-(alerts|logs|messages|relay)-\d{4}\.\d{2}\.\d{2}$/);
+      const input = parsedObject(text);
+      const inputKeys = input === undefined ? [] : topLevelKeys(text);
+      if (new Set(inputKeys).size === inputKeys.length) {
+        const keys = topLevelKeys(docText);
+        assert.equal(new Set(keys).size, keys.length, `a repeated key in ${docText.slice(0, 300)}`);
+      }
+      if (r.kind === 'relay') {
+        relay++;
+        assert.equal(doc.message, text);
+        continue;
+      }
+      kubearmor++;
+      assert.ok(input !== undefined, `a record from a line that is not an object: ${text.slice(0, 200)}`);
+      if (r.tail === '') merged++;
+      for (const [key, value] of Object.entries(input))
+        if (!SHIPPER_FIELDS.has(key)) assert.deepEqual(doc[key], value, `${key} of ${text.slice(0, 200)}`);
+    }
+    // Each path well represented, or the test proves little.
+    assert.ok(
+      kubearmor > 3000 && relay > 500 && merged > 300,
+      `${kubearmor} records, ${relay} relay, ${merged} merged`,
+    );
   });
 });
