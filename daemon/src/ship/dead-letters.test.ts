@@ -73,6 +73,7 @@ test('documents the dead-letter index refuses go to the local file, with both re
     );
     assert.equal((line.dead_letter_error as { type: string }).type, 'document_parsing_exception');
     assert.equal(counters.get('dead_letters', 'file'), 1);
+    assert.equal((await stat(file)).mode & 0o777, 0o600, 'the events, readable by their owner only');
 
     for (let i = 2; i < 40; i++) await dl.store([{ doc: doc(i), item: { status: 400 } }]);
     const size = (await stat(file)).size + (await stat(`${file}.1`)).size;

@@ -156,7 +156,9 @@ export class DeadLetters {
       );
       await rename(this.file, `${this.file}.1`);
     }
-    await appendFile(this.file, text);
+    // Readable by root only, like the kubelet's logs (0640): these are the events themselves, on
+    // the node's disk.
+    await appendFile(this.file, text, { mode: 0o600 });
     this.counters.inc('dead_letters', 'file', lines.length);
   }
 }
