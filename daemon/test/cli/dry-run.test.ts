@@ -1,8 +1,9 @@
 // The dry-run command end to end, as a user runs it: generated relay logs with rotations in,
 // one JSON document per record out, positions kept between runs.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -188,4 +189,34 @@ test('more files than open-file descriptors: `--once` says which it could not re
     ns,
     Array.from({ length: 400 }, (_, i) => i),
   );
+});
+
+test('a reader that goes away (`| head`): the dry run ends quietly with 141, as SIGPIPE would, and saves no position past what was read', async () => {
+  const checkpoints = join(root, 'cp-pipe');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      bin,
+      'run',
+      '--once',
+      '--dry-run',
+      '--paths',
+      generated.glob,
+      '--checkpoint-dir',
+      checkpoints,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  // The first piece read, then the pipe closed: the next write fails with EPIPE.
+  child.stdout.once('data', () => child.stdout.destroy());
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 141, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|at /);
+  assert.equal(existsSync(join(checkpoints, 'dry-run-checkpoints.json')), false);
 });
