@@ -1,7 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { savedObjects, toNdjson } from '../../dashboards/saved-objects.js';
 import { CheckpointStore, DRY_RUN_FILE_NAME } from './checkpoint/checkpoint-store.js';
+import { describeOwner, lockHolder } from './checkpoint/directory-lock.js';
 import {
   ConfigError,
   configFromEnv,
@@ -397,6 +398,32 @@ function warnOnStderr(warning: string): void {
   process.stderr.write(`elasticsearch warns: ${warning}\n`);
 }
 
+/**
+ * The checkpoint file's age and size, and who holds the directory, read only (`load` would set a
+ * corrupt file aside under a running daemon).
+ */
+async function checkpointState(dir: string): Promise<string> {
+  const store = new CheckpointStore(dir);
+  const saved = await stat(store.path).then(
+    async (s) => {
+      const files = await readFile(store.path, 'utf8').then(
+        (text) => `${(JSON.parse(text) as { files: unknown[] }).files.length} files`,
+        () => 'unreadable',
+      );
+      return `${store.path} saved ${Math.round((Date.now() - s.mtimeMs) / 1000)} s ago (${files})`;
+    },
+    () => `none yet in ${dir}`,
+  );
+  const holder = await lockHolder(dir);
+  const held =
+    holder === undefined
+      ? 'no shipper holds the directory'
+      : holder.stale
+        ? `a stale lock (${describeOwner(holder.owner, holder.ageMs)}): the next shipper takes it over`
+        : `held by ${describeOwner(holder.owner, holder.ageMs)}`;
+  return `${saved}; ${held}`;
+}
+
 async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
@@ -408,6 +435,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   const files = await discovery.scan();
   process.stdout.write(`files: ${files.length} matched now\n`);
   writeUnreadable(process.stdout, discovery.unreachable());
+  process.stdout.write(`checkpoints: ${await checkpointState(config.checkpointDir)}\n`);
   const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
     const health = (await es.request('GET', '/_cluster/health')) as {

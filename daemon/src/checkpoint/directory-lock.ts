@@ -94,6 +94,16 @@ export async function lockDirectory(dir: string, options: LockOptions = {}): Pro
     : { kind: 'busy', path, owner: current.owner, ageMs: current.ageMs };
 }
 
+/** Who holds the lock of `dir`, without taking it (`check`); undefined if no one does. */
+export async function lockHolder(
+  dir: string,
+  staleMs = LOCK_STALE_MS,
+): Promise<{ owner: LockOwner | undefined; ageMs: number; stale: boolean } | undefined> {
+  const current = await readLock(join(dir, LOCK_FILE));
+  if (current === 'gone') return undefined;
+  return { ...current, stale: isStale(current, staleMs) };
+}
+
 interface ReadLock {
   owner: LockOwner | undefined;
   ageMs: number;

@@ -182,6 +182,16 @@ test('one shipper per checkpoint directory: a backfill beside the daemon refuses
       'the backfill did not ship',
     );
 
+    // `check` says who holds it, and when the checkpoints were saved.
+    const checked = await runShipper(['check', ...args]);
+    assert.match(
+      checked.stdout,
+      new RegExp(
+        `^checkpoints: .*checkpoints\\.json saved \\d+ s ago \\(\\d+ files\\); held by pid ${first.child.pid} on `,
+        'm',
+      ),
+    );
+
     // A second daemon (a rollout's new pod) waits; the first goes on shipping meanwhile.
     const second = daemon();
     running.push(second);
@@ -216,6 +226,7 @@ test('one shipper per checkpoint directory: a backfill beside the daemon refuses
     assert.equal(documents.indexed, 50);
     assert.ok((documents.already_present ?? 0) <= written() - 50 - before, JSON.stringify(documents));
     await assert.rejects(stat(lockFile), { code: 'ENOENT' }, 'released at the end');
+    assert.match((await runShipper(['check', ...args])).stdout, /; no shipper holds the directory$/m);
 
     // The lock taken away while a daemon runs (it stalled past the stale time, another took it):
     // it stops within a refresh, exit 1, and does not save over the other's checkpoints.
