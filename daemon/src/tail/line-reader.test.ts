@@ -122,3 +122,57 @@ test('the buffer grows for a long line within the limit', async () => {
     ],
   );
 });
+
+test('a run of NUL bytes (a hole an unclean shutdown left) ends the line before it and is skipped; the line after it is its own, at its offset', async () => {
+  // A line cut short by the hole, a hole longer than the buffer, the runtime's next line right
+  // after it; a hole at a line's start; one NUL inside a line.
+  const data = Buffer.concat([
+    Buffer.from('first\n2024-07-26T10:00:00Z stdout F {"Timest'),
+    Buffer.alloc(300),
+    Buffer.from('2024-07-26T10:05:00Z stdout F {"Type":"MatchedPolicy"}\n'),
+    Buffer.alloc(5),
+    Buffer.from('after a hole at the start\na\u0000b\nend\n'),
+  ]);
+  for (const [bufferBytes, step] of [
+    [16, 7],
+    [64, 1],
+    [4096, 4096],
+  ] as const) {
+    const zeros: [number, number][] = [];
+    const lines: [string, number, number][] = [];
+    const reader = new LineReader(
+      source(data, step),
+      0,
+      {
+        onLine: (buf, from, to, offset, end) => {
+          lines.push([buf.toString('utf8', from, to), offset, end]);
+        },
+        onZeros: (offset, bytes) => {
+          zeros.push([offset, bytes]);
+        },
+      },
+      { bufferBytes, maxLineBytes: 128 },
+    );
+    while ((await reader.readChunk()) > 0);
+    const holeAt = data.indexOf(0);
+    const nextAt = holeAt + 300;
+    const secondHole = data.indexOf('\n', nextAt) + 1;
+    const expected: [string, number, number][] = [
+      ['first', 0, 6],
+      ['2024-07-26T10:00:00Z stdout F {"Timest', 6, holeAt],
+      ['2024-07-26T10:05:00Z stdout F {"Type":"MatchedPolicy"}', nextAt, secondHole],
+      ['after a hole at the start', secondHole + 5, secondHole + 31],
+      ['a', secondHole + 31, secondHole + 32],
+      ['b', secondHole + 33, secondHole + 35],
+      ['end', secondHole + 35, data.length],
+    ];
+    assert.deepEqual(lines, expected, `buffer ${bufferBytes}, reads of ${step}`);
+    // A hole may come in several runs (reads end inside it); its bytes are all counted once.
+    assert.equal(
+      zeros.reduce((n, [, b]) => n + b, 0),
+      306,
+    );
+    assert.deepEqual(zeros[0]?.[0], holeAt);
+    assert.equal(reader.consumed, data.length);
+  }
+});

@@ -2,6 +2,12 @@
 // An incomplete last line stays in the buffer until its newline arrives. A line longer than the
 // limit is cut: its first `maxLineBytes` are delivered (flagged) once its end is found, the rest is
 // skipped and counted, and the file never stalls.
+// A run of NUL bytes is not content but a hole: after an unclean shutdown a log file can keep its
+// size and lose its last data, which reads back as zeros, and the runtime's next line is written
+// right after them (moby/moby#29511). A run ends the line before it and is skipped (`onZeros`),
+// so the record after it is read as the record it is, not hidden in the garbage of a longer line.
+// Runtimes never write a NUL of their own (docker's JSON escapes it; CRI lines begin with a time),
+// so only a container printing raw NULs loses them (its line comes in pieces).
 import { isUtf8 } from 'node:buffer';
 import type { ByteSource } from './byte-source.js';
 
@@ -21,6 +27,11 @@ export interface LineSink {
     truncated: boolean,
     utf8: boolean,
   ): void;
+  /**
+   * `bytes` NUL bytes at file byte `offset` were skipped: what came before them is a line of its
+   * own, what comes after starts a new one (see `LineReader`).
+   */
+  onZeros?(offset: number, bytes: number): void;
 }
 
 export interface LineReaderOptions {
@@ -150,10 +161,32 @@ export class LineReader {
     const first = lineStart;
     const buf = this.buf;
     let nl = buf.indexOf(LF, scanFrom);
-    // One UTF-8 check for all the complete lines of the read instead of one per line.
+    // One UTF-8 check for all the complete lines of the read instead of one per line (a piece cut
+    // at a NUL stays valid).
     const last = nl >= 0 && nl < total ? buf.lastIndexOf(LF, total - 1) : -1;
     const utf8 = last >= 0 && isUtf8(buf.subarray(lineStart, last));
-    while (nl >= 0 && nl < total) {
+    // One search per read: almost always none.
+    let zero = zeroBefore(buf, lineStart, total);
+    for (;;) {
+      if (zero >= 0 && (zero < nl || nl < 0 || nl >= total)) {
+        if (zero > lineStart)
+          this.sink.onLine(
+            buf,
+            lineStart,
+            zero,
+            base + (lineStart - first),
+            base + (zero - first),
+            false,
+            utf8,
+          );
+        let after = zero + 1;
+        while (after < total && buf[after] === 0) after++;
+        this.sink.onZeros?.(base + (zero - first), after - zero);
+        lineStart = after;
+        zero = zeroBefore(buf, after, total);
+        continue;
+      }
+      if (nl < 0 || nl >= total) break;
       this.sink.onLine(buf, lineStart, nl, base + (lineStart - first), base + (nl + 1 - first), false, utf8);
       lineStart = nl + 1;
       nl = buf.indexOf(LF, lineStart);
@@ -182,4 +215,10 @@ export class LineReader {
     this.buf = Buffer.allocUnsafe(this.options.bufferBytes);
     this.carry = 0;
   }
+}
+
+/** The first NUL byte of `buf[from, total)`, or -1 (what lies past `total` is an older read's). */
+function zeroBefore(buf: Buffer, from: number, total: number): number {
+  const at = buf.indexOf(0, from);
+  return at >= 0 && at < total ? at : -1;
 }

@@ -116,6 +116,13 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     this.decoder.pushLine(buf, from, to, offset, end, truncated, utf8);
   }
 
+  onZeros(offset: number, bytes: number): void {
+    // A hole where data was lost (see LineReader): pieces of an event before it are not joined
+    // with a line after it.
+    this.counters.inc('bytes_lost', 'zero_filled', bytes);
+    this.decoder.flush(offset);
+  }
+
   onEvent(event: RuntimeEvent): void {
     this.recordSource.kubernetes = this.metadata.current();
     const record = buildRecord(event, this.recordSource, this.options.record);

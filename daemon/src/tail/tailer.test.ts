@@ -518,3 +518,36 @@ describe('backpressure', () => {
     await tailer.close();
   });
 });
+
+describe('holes (NUL bytes an unclean shutdown left)', () => {
+  test('the record after a hole is read whole, at its offset; the line cut by it and an event left open before it are their own records; the hole is counted', async () => {
+    const c = container('hole');
+    const before = lines(3);
+    const after = lines(2);
+    const last = lines(1);
+    const cut = '2024-01-01T00:00:01.000000000Z stdout F {"Timestamp":1704067200,"Type":"Cont';
+    const open =
+      '2024-01-01T00:00:02.000000000Z stdout P {"Timestamp":1704067200,"Type":"ContainerLog","Seq":-2,\n';
+    writeFileSync(
+      c.current,
+      Buffer.concat([
+        Buffer.from(before.text + cut),
+        Buffer.alloc(4096),
+        Buffer.from(after.text + open),
+        Buffer.alloc(100),
+        Buffer.from(last.text),
+      ]),
+    );
+    const { collector, counters, checkpoints } = await runOnce(c.glob, [], { bufferBytes: 1024 });
+    assert.deepEqual(collector.seqs(), [...before.seqs, -1, ...after.seqs, -1, ...last.seqs]);
+    const kinds = collector.records.map((r) => r.reason ?? r.kind);
+    assert.deepEqual(kinds, ['log', 'log', 'log', 'invalid_json', 'log', 'log', 'truncated', 'log']);
+    // The event open before the second hole is not joined with the line after it.
+    assert.deepEqual(collector.records[6]?.flags, ['truncated']);
+    const size = statSync(c.current).size;
+    assert.equal(collector.records[4]?.start, Buffer.byteLength(before.text + cut) + 4096);
+    assert.deepEqual(counters.byLabel('bytes_lost'), { zero_filled: 4196 });
+    assert.equal(checkpoints[0]?.offset, size);
+    assert.equal((await runOnce(c.glob, checkpoints)).collector.records.length, 0);
+  });
+});
