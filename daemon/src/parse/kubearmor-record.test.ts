@@ -246,6 +246,31 @@ describe('relay-internal records', () => {
     assert.equal(reasonOf('x', { undecodable: true, stream: 'unknown' }), 'undecodable');
   });
 
+  test('a record with no time of its own is stamped when read, in the index of its file’s first day: a replay on another day lands on the same index', () => {
+    const dated = { ...source, fileTime: '2024-07-26T10:00:00.000000001Z' };
+    const undated = event('\u0000garbage', { undecodable: true, stream: 'unknown', format: 'raw', time: '' });
+    const relay = buildRecord(undated, dated, options);
+    assert.equal(relay.index, 'kubearmor-relay-2024.07.26');
+    assert.equal(documentOf(relay)['@timestamp'], '2030-01-02T03:04:05.000Z');
+    const timeless = event('{"Timestamp":"soon","Type":"ContainerLog"}', { format: 'raw', time: '' });
+    const log = buildRecord(timeless, dated, options);
+    assert.equal(log.index, 'kubearmor-logs-2024.07.26');
+    assert.equal(documentOf(log)['@timestamp'], '2030-01-02T03:04:05.000Z');
+    assert.deepEqual(log.flags, ['timestamp_fallback']);
+    // The runtime's time, where the line has one, still names both.
+    assert.equal(buildRecord(event('not json'), dated, options).index, 'kubearmor-relay-2024.07.26');
+    assert.equal(
+      buildRecord(event('not json', { time: '2024-08-01T00:00:00Z' }), dated, options).index,
+      'kubearmor-relay-2024.08.01',
+    );
+    // With no dated first line either (a raw file), the day it is read.
+    assert.equal(buildRecord(undated, source, options).index, 'kubearmor-relay-2030.01.02');
+    assert.equal(
+      buildRecord(undated, { ...source, fileTime: 'nonsense' }, options).index,
+      'kubearmor-relay-2030.01.02',
+    );
+  });
+
   test('deeply nested JSON does not throw', () => {
     const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
     assert.ok(['invalid_json', 'not_kubearmor'].includes(reasonOf(deep) as string));

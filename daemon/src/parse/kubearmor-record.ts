@@ -70,6 +70,12 @@ export interface RecordSource {
   idPrefix: string;
   /** Metadata of the container that wrote the file (`kubernetes.*`), when known. */
   kubernetes?: Record<string, unknown> | undefined;
+  /**
+   * The runtime's time on the file's first line. A record with no time of its own (a line the
+   * runtime's format does not frame, a raw file's) is stamped when it is read, but its index's
+   * day comes from here: a replay on another day must land on the same index for its 409.
+   */
+  fileTime?: string | undefined;
 }
 
 export interface RecordOptions {
@@ -127,10 +133,17 @@ export function buildRecord(
     kind = m.has(POLICY_NAME) || m.has(ACTION) || m.has(SEVERITY) ? 'alert' : 'log';
   }
 
-  let timestamp = isoFromUpdatedTime(m.get(UPDATED_TIME)) ?? isoFromEpochSeconds(m.get(TIMESTAMP));
-  if (timestamp === undefined) {
+  const own = isoFromUpdatedTime(m.get(UPDATED_TIME)) ?? isoFromEpochSeconds(m.get(TIMESTAMP));
+  let timestamp: string;
+  let indexTime: string;
+  if (own !== undefined) {
+    timestamp = own;
+    indexTime = own;
+  } else {
     flags.push('timestamp_fallback');
-    timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
+    const runtime = isoFromRuntimeTime(event.time);
+    timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
+    indexTime = runtime ?? stableIndexTime(source, timestamp);
   }
 
   // What the shipper adds, as JSON, appended to the line as it came.
@@ -156,7 +169,7 @@ export function buildRecord(
 
   const record: ShippableRecord = {
     kind,
-    index: indexName(options.indexPrefix, kind, timestamp),
+    index: indexName(options.indexPrefix, kind, indexTime),
     id,
     start: event.start,
     ticket: -1,
@@ -390,7 +403,8 @@ function relayRecord(
   const flags: RecordFlag[] = [];
   if (event.truncated) flags.push('truncated');
   if (event.invalidUtf8) flags.push('invalid_utf8');
-  const timestamp = isoFromRuntimeTime(event.time) ?? (options.now?.() ?? new Date()).toISOString();
+  const runtime = isoFromRuntimeTime(event.time);
+  const timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
   const content = eventText(event);
   const log = logFields(event, flags, relayLogLevel(content));
   const body = Buffer.from(
@@ -398,7 +412,7 @@ function relayRecord(
   );
   return {
     kind: 'relay',
-    index: indexName(options.indexPrefix, 'relay', timestamp),
+    index: indexName(options.indexPrefix, 'relay', runtime ?? stableIndexTime(source, timestamp)),
     id,
     start: event.start,
     ticket: -1,
@@ -577,6 +591,11 @@ function isoFromEpochSeconds(value: unknown): string | undefined {
   const date = new Date(seconds * 1000);
   const year = date.getUTCFullYear();
   return year >= MIN_YEAR && year <= MAX_YEAR ? date.toISOString() : undefined;
+}
+
+/** The time whose day names the index of a record without a time: its file's first line's. */
+function stableIndexTime(source: RecordSource, readAt: string): string {
+  return (source.fileTime === undefined ? undefined : isoFromRuntimeTime(source.fileTime)) ?? readAt;
 }
 
 /** The runtime's RFC 3339 time; kept verbatim (nanoseconds) when already UTC. */

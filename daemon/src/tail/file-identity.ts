@@ -17,6 +17,11 @@ export interface FileIdentity {
   /** Hex hash of the first `fingerprintBytes` bytes. */
   fingerprint: string;
   fingerprintBytes: number;
+  /**
+   * The runtime's time on the file's first line, as written (CRI: its first field; docker: its
+   * `time`), if the head has one: as fixed as the fingerprint (see `RecordSource.fileTime`).
+   */
+  headTime?: string | undefined;
 }
 
 /**
@@ -48,5 +53,19 @@ export function makeIdentity(dev: number, ino: number, head: Buffer): FileIdenti
     ino,
     fingerprint: fp.fingerprint,
     fingerprintBytes: fp.bytes,
+    headTime: runtimeTimeOfHead(head.subarray(0, fp.bytes)),
   };
+}
+
+/** The time the runtime wrote on the head's line, unchecked (the parse stage judges it). */
+export function runtimeTimeOfHead(head: Buffer): string | undefined {
+  const line = head.toString('latin1');
+  if (line.startsWith('{')) {
+    // docker json-file: `time` comes last, so a long first line's head may not hold it.
+    const at = line.indexOf('"time":"');
+    const end = at < 0 ? -1 : line.indexOf('"', at + 8);
+    return end < 0 ? undefined : line.slice(at + 8, end);
+  }
+  const space = line.indexOf(' ');
+  return space > 0 && space <= 40 ? line.slice(0, space) : undefined;
 }

@@ -80,6 +80,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       nodeName: options.nodeName,
       idPrefix: documentIdPrefix(options.nodeName, key),
       kubernetes: metadata.current(),
+      fileTime: identity.headTime,
     };
     this.decoder = new RuntimeDecoder(this, { maxEventBytes: options.maxEventBytes });
     this.reader = new LineReader(source, startOffset, this, {

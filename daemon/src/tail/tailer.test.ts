@@ -525,6 +525,7 @@ describe('holes (NUL bytes an unclean shutdown left)', () => {
     const before = lines(3);
     const after = lines(2);
     const last = lines(1);
+    const final = lines(1);
     const cut = '2024-01-01T00:00:01.000000000Z stdout F {"Timestamp":1704067200,"Type":"Cont';
     const open =
       '2024-01-01T00:00:02.000000000Z stdout P {"Timestamp":1704067200,"Type":"ContainerLog","Seq":-2,\n';
@@ -536,17 +537,43 @@ describe('holes (NUL bytes an unclean shutdown left)', () => {
         Buffer.from(after.text + open),
         Buffer.alloc(100),
         Buffer.from(last.text),
+        // Cut inside the runtime's time: a line with no time at all.
+        Buffer.from('2024-01-0'),
+        Buffer.alloc(10),
+        Buffer.from(final.text),
       ]),
     );
     const { collector, counters, checkpoints } = await runOnce(c.glob, [], { bufferBytes: 1024 });
-    assert.deepEqual(collector.seqs(), [...before.seqs, -1, ...after.seqs, -1, ...last.seqs]);
+    assert.deepEqual(collector.seqs(), [
+      ...before.seqs,
+      -1,
+      ...after.seqs,
+      -1,
+      ...last.seqs,
+      -1,
+      ...final.seqs,
+    ]);
     const kinds = collector.records.map((r) => r.reason ?? r.kind);
-    assert.deepEqual(kinds, ['log', 'log', 'log', 'invalid_json', 'log', 'log', 'truncated', 'log']);
+    assert.deepEqual(kinds, [
+      'log',
+      'log',
+      'log',
+      'invalid_json',
+      'log',
+      'log',
+      'truncated',
+      'log',
+      'undecodable',
+      'log',
+    ]);
+    // That one is indexed on its file's first day, not on the day it is read: a replay after
+    // midnight must meet it again.
+    assert.equal(collector.records[8]?.index, 'kubearmor-relay-2024.01.01');
     // The event open before the second hole is not joined with the line after it.
     assert.deepEqual(collector.records[6]?.flags, ['truncated']);
     const size = statSync(c.current).size;
     assert.equal(collector.records[4]?.start, Buffer.byteLength(before.text + cut) + 4096);
-    assert.deepEqual(counters.byLabel('bytes_lost'), { zero_filled: 4196 });
+    assert.deepEqual(counters.byLabel('bytes_lost'), { zero_filled: 4206 });
     assert.equal(checkpoints[0]?.offset, size);
     assert.equal((await runOnce(c.glob, checkpoints)).collector.records.length, 0);
   });
