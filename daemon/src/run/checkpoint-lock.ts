@@ -1,6 +1,7 @@
 // `run` and `run --once` take their checkpoint directory's lock before they read its checkpoints
 // (checkpoint/directory-lock.ts). The daemon waits for a holder to stop (a rollout's old pod, a
 // backfill); `--once` does not wait: a backfill that hangs behind the daemon helps no one.
+import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   describeOwner,
@@ -23,6 +24,8 @@ export async function takeCheckpointLock(
   options: { once: boolean; logger: Logger; signal: AbortSignal; lock: LockOptions },
 ): Promise<CheckpointLock> {
   const { logger, signal } = options;
+  // Missing (a first start): made here, so only a directory that cannot hold a file goes unlocked.
+  await mkdir(dir, { recursive: true }).catch(() => undefined);
   let lastWarned = Number.NEGATIVE_INFINITY;
   while (!signal.aborted) {
     const attempt = await lockDirectory(dir, options.lock);
