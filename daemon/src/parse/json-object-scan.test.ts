@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lines from '../../test/fixtures/kubearmor-lines.js';
-import { mutate, wellFormed } from '../../test/support/json-text.js';
+import { mutate, parsedObject, wellFormed } from '../../test/support/json-text.js';
 import { Random, RelayRecordFactory } from '../generate/relay-records.js';
 import {
   JsonObjectScanner,
@@ -13,18 +13,6 @@ import {
 import { jsonScanModule, WasmJsonObjectScanner } from './json-object-scan-wasm.js';
 
 const MEMBERS = ['Type', 'Timestamp', 'UpdatedTime', 'ATags', 'Owner', 'a', 'b', 'é'];
-
-/** What JSON.parse says of the text: an object, or not one (invalid, or another JSON value). */
-function parsedObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The scanner against JSON.parse on one input: the same verdict, and for an object each chosen

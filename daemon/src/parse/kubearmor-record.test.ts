@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lines from '../../test/fixtures/kubearmor-lines.js';
-import { mutate, topLevelKeys, wellFormed } from '../../test/support/json-text.js';
+import { mutate, parsedObject, topLevelKeys, wellFormed } from '../../test/support/json-text.js';
 import { documentOf } from '../../test/support/records.js';
 import type { RuntimeEvent } from '../decode/runtime-decoder.js';
 import { Random, RelayRecordFactory } from '../generate/relay-records.js';
@@ -493,16 +493,6 @@ describe('records from random and broken lines (property)', () => {
     'action_base',
     'action_policy',
   ]);
-  const parsedObject = (text: string): Record<string, unknown> | undefined => {
-    try {
-      const v: unknown = JSON.parse(text);
-      return v !== null && typeof v === 'object' && !Array.isArray(v)
-        ? (v as Record<string, unknown>)
-        : undefined;
-    } catch {
-      return undefined;
-    }
-  };
 
   test('never throw; every document is one JSON object without a repeated key; a KubeArmor object keeps every member, a line that is not one is kept whole as the message', () => {
     const factory = new RelayRecordFactory(23);

@@ -51,18 +51,24 @@ async function waitFor(what: string, ok: () => Promise<boolean>): Promise<void> 
   assert.fail(`not within 30 s: ${what}`);
 }
 
-test('checkpoint directory unwritable under the daemon: shipping goes on, saves resume once it is back; a failed last save exits 1 and the restart only re-sends', async () => {
+/** Relay logs written as kubelet would, and how many records so far. */
+function relayWriter(name: string, seed: number, day: string) {
   const writer = new KubeletLogWriter({
-    out: join(dir, 'node'),
-    seed: 61,
+    out: join(dir, name),
+    seed,
     rotateBytes: 10_000_000,
     maxFiles: 5,
-    startMs: Date.parse('2024-07-26T10:00:00Z'),
+    startMs: Date.parse(`${day}T10:00:00Z`),
   });
   const written = () => {
     const { counts } = writer.result();
     return counts.alert + counts.log + counts.message + counts.relay;
   };
+  return { writer, written };
+}
+
+test('checkpoint directory unwritable under the daemon: shipping goes on, saves resume once it is back; a failed last save exits 1 and the restart only re-sends', async () => {
+  const { writer, written } = relayWriter('node', 61, '2024-07-26');
   const checkpointDir = join(dir, 'checkpoints');
   const checkpointFile = join(checkpointDir, 'checkpoints.json');
   const args = shipArgs({ paths: writer.glob, checkpointDir, esUrl: testEsUrl(), prefix });
@@ -142,17 +148,7 @@ test('checkpoint directory unwritable under the daemon: shipping goes on, saves 
 });
 
 test('one shipper per checkpoint directory: a backfill beside the daemon refuses, a second daemon waits and goes on from the first one’s checkpoints, a killed holder’s lock is taken over, a lock taken away stops the daemon', async () => {
-  const writer = new KubeletLogWriter({
-    out: join(dir, 'lock-node'),
-    seed: 62,
-    rotateBytes: 10_000_000,
-    maxFiles: 5,
-    startMs: Date.parse('2024-07-27T10:00:00Z'),
-  });
-  const written = () => {
-    const { counts } = writer.result();
-    return counts.alert + counts.log + counts.message + counts.relay;
-  };
+  const { writer, written } = relayWriter('lock-node', 62, '2024-07-27');
   const lockIndexed = async () =>
     Object.values(await countsByKind(client, lockPrefix)).reduce((a, b) => a + b, 0);
   const checkpointDir = join(dir, 'lock-checkpoints');

@@ -56,3 +56,15 @@ export function topLevelKeys(text: string): string[] {
   }
   return keys;
 }
+
+/** What JSON.parse says of the text: an object, or not one (invalid, or another JSON value). */
+export function parsedObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
