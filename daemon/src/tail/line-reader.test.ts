@@ -176,3 +176,22 @@ test('a run of NUL bytes (a hole an unclean shutdown left) ends the line before 
     assert.equal(reader.consumed, data.length);
   }
 });
+
+test('a piece cut by a hole after the read’s last newline is not said to be valid UTF-8 unchecked', async () => {
+  const data = Buffer.concat([
+    Buffer.from('ok\ncut'),
+    Buffer.from([0xff]),
+    Buffer.alloc(20),
+    Buffer.from('next\n'),
+  ]);
+  // The first read ends inside the hole: its only newline is before the cut piece.
+  const { lines } = await readAll(data, { bufferBytes: 64, maxLineBytes: 64 }, 12);
+  assert.deepEqual(
+    lines.map((l) => [l.text, l.utf8]),
+    [
+      ['ok', true],
+      ['cut\ufffd', false],
+      ['next', true],
+    ],
+  );
+});

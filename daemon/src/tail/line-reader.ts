@@ -169,6 +169,7 @@ export class LineReader {
     let zero = zeroBefore(buf, lineStart, total);
     for (;;) {
       if (zero >= 0 && (zero < nl || nl < 0 || nl >= total)) {
+        // A piece past the read's last newline was not in the UTF-8 check.
         if (zero > lineStart)
           this.sink.onLine(
             buf,
@@ -177,7 +178,7 @@ export class LineReader {
             base + (lineStart - first),
             base + (zero - first),
             false,
-            utf8,
+            utf8 && zero <= last,
           );
         let after = zero + 1;
         while (after < total && buf[after] === 0) after++;
