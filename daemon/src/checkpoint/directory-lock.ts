@@ -18,6 +18,8 @@ import { join } from 'node:path';
 
 export interface LockOwner {
   host: string;
+  /** The Kubernetes node (NODE_NAME): a directory shared between nodes is a mistake to name. */
+  node: string;
   pid: number;
   /** `/proc/self/ns/pid`'s target: pids compare only within one namespace. */
   pidNamespace: string;
@@ -38,6 +40,8 @@ export type LockAttempt =
   | { kind: 'unavailable'; path: string; error: Error };
 
 export interface LockOptions {
+  /** This shipper's node, written into the lock. */
+  node?: string;
   /** A lock not refreshed for this long belongs to a shipper that is gone. */
   staleMs?: number;
   heartbeatMs?: number;
@@ -69,6 +73,7 @@ export async function lockDirectory(dir: string, options: LockOptions = {}): Pro
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
   const owner: LockOwner = {
     host: hostname(),
+    node: options.node ?? '',
     pid: process.pid,
     pidNamespace: pidNamespace(),
     since: new Date().toISOString(),
@@ -126,6 +131,7 @@ function parseOwner(text: string): LockOwner | undefined {
     if (typeof o.token !== 'string' || typeof o.pid !== 'number') return undefined;
     return {
       host: String(o.host ?? ''),
+      node: String(o.node ?? ''),
       pid: o.pid,
       pidNamespace: String(o.pidNamespace ?? ''),
       since: String(o.since ?? ''),
@@ -197,5 +203,6 @@ function holdLock(path: string, owner: LockOwner, options: LockOptions): HeldLoc
 export function describeOwner(owner: LockOwner | undefined, ageMs: number): string {
   const age = `refreshed ${Math.max(0, Math.round(ageMs / 1000))} s ago`;
   if (owner === undefined) return `a shipper (${age})`;
-  return `pid ${owner.pid} on ${owner.host || 'an unknown host'} since ${owner.since} (${age})`;
+  const node = owner.node === '' ? '' : ` (node ${owner.node})`;
+  return `pid ${owner.pid} on ${owner.host || 'an unknown host'}${node} since ${owner.since} (${age})`;
 }

@@ -21,14 +21,14 @@ export type CheckpointLock =
 
 export async function takeCheckpointLock(
   dir: string,
-  options: { once: boolean; logger: Logger; signal: AbortSignal; lock: LockOptions },
+  options: { once: boolean; logger: Logger; signal: AbortSignal; node: string; lock: LockOptions },
 ): Promise<CheckpointLock> {
   const { logger, signal } = options;
   // Missing (a first start): made here, so only a directory that cannot hold a file goes unlocked.
   await mkdir(dir, { recursive: true }).catch(() => undefined);
   let lastWarned = Number.NEGATIVE_INFINITY;
   while (!signal.aborted) {
-    const attempt = await lockDirectory(dir, options.lock);
+    const attempt = await lockDirectory(dir, { ...options.lock, node: options.node });
     if (attempt.kind === 'held') return attempt;
     if (attempt.kind === 'unavailable') {
       logger.warn(
@@ -38,6 +38,16 @@ export async function takeCheckpointLock(
       return { kind: 'none' };
     }
     const holder = describeOwner(attempt.owner, attempt.ageMs);
+    const otherNode = attempt.owner?.node;
+    if (otherNode !== undefined && otherNode !== '' && otherNode !== options.node) {
+      // Not a rollout or a backfill: the directory is shared between nodes (a volume, not a
+      // hostPath). Waiting would never end; each node needs a directory of its own.
+      logger.error(
+        { path: attempt.path, holder, node: options.node },
+        'the checkpoint directory is held by a shipper on another node: a checkpoint directory is one node’s (a hostPath), never shared between nodes; a run beside the daemon needs its NODE_NAME',
+      );
+      return { kind: 'not_taken' };
+    }
     if (options.once) {
       logger.error(
         { path: attempt.path, holder },

@@ -81,6 +81,7 @@ export async function ship(config: ShipperConfig, options: ShipOptions): Promise
     once: options.once,
     logger,
     signal,
+    node: config.nodeName,
     lock: {
       onLost: (owner) => {
         lockLost = true;
