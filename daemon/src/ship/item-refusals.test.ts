@@ -32,6 +32,34 @@ test("only a refusal that is the document's own fault is final; the cluster's st
     [item(400, 'index_closed_exception'), 'retry'],
     [item(400, 'validation_exception'), 'retry'],
     [item(408), 'retry'],
+    // The same type as a document's fault, but Elasticsearch's words say it is the index's setting.
+    [
+      {
+        status: 400,
+        error: { type: 'illegal_argument_exception', reason: 'pipeline with id [geoip] does not exist' },
+      },
+      'retry',
+    ],
+    [
+      {
+        status: 500,
+        error: {
+          type: 'illegal_state_exception',
+          reason: 'There are no ingest nodes in this cluster, unable to forward request to an ingest node.',
+        },
+      },
+      'retry',
+    ],
+    [
+      {
+        status: 400,
+        error: {
+          type: 'illegal_argument_exception',
+          reason: 'field [pipeline with id [x] does not exist] x',
+        },
+      },
+      'reject',
+    ],
   ];
   for (const [answer, handling] of cases)
     assert.equal(itemHandling(answer), handling, JSON.stringify(answer));

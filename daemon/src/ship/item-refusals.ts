@@ -30,6 +30,19 @@ const CLUSTER_REFUSALS: ReadonlySet<string> = new Set([
 // Not authenticated, not authorized (or blocked), no such index, timed out.
 const CLUSTER_STATUSES: ReadonlySet<number> = new Set([401, 403, 404, 408]);
 
+/**
+ * Refusals whose type also covers a document's own faults, told apart by Elasticsearch's words: a
+ * default or final pipeline set on the index that does not exist (an administrator's setting),
+ * or one that no node can run.
+ */
+function isClusterReason(reason: string | undefined): boolean {
+  if (reason === undefined) return false;
+  return (
+    (reason.startsWith('pipeline with id [') && reason.endsWith('] does not exist')) ||
+    reason.startsWith('There are no ingest nodes in this cluster')
+  );
+}
+
 /** `undefined`: the response had no item for the document (a short response); it is sent again. */
 export function itemHandling(item: BulkItemResult | undefined): ItemHandling {
   const status = item?.status ?? 0;
@@ -37,7 +50,8 @@ export function itemHandling(item: BulkItemResult | undefined): ItemHandling {
   if (status === 409) return 'already_present';
   if (status === 0 || status === 429 || status >= 500 || CLUSTER_STATUSES.has(status)) return 'retry';
   const type = item?.error?.type;
-  return type !== undefined && CLUSTER_REFUSALS.has(type) ? 'retry' : 'reject';
+  if (type !== undefined && CLUSTER_REFUSALS.has(type)) return 'retry';
+  return isClusterReason(item?.error?.reason) ? 'retry' : 'reject';
 }
 
 /**

@@ -1,5 +1,6 @@
 // Refusals that come from the cluster's state, not from the documents, made by the real
-// Elasticsearch: index auto-creation turned off for our indices, and a write block on them. Every
+// Elasticsearch: index auto-creation turned off for our indices, a write block on them, and a
+// default pipeline set on them that does not exist. Every
 // document is refused alike; none may leave the main indices for the dead letters (where the
 // dead-letter index is refused too, the bounded local file), and each gets in once it can.
 import assert from 'node:assert/strict';
@@ -95,44 +96,77 @@ test('index auto-creation turned off for our indices: the shipper creates them i
     assert.equal((m.mappings.properties?.Operation as { type?: string } | undefined)?.type, 'keyword');
 });
 
-test('a write block on our indices: documents wait, retried, and all get in once it is lifted; nothing dead-lettered', async () => {
-  const prefix = newPrefix('writeblock');
+/**
+ * Ships `first`, then `refuse`s (settings on its indices), ships `second` as the daemon would see
+ * it, refused item by item with `errorType`; checks that nothing is dead-lettered while refused,
+ * `lift`s, and that all of `second` gets in. Returns the log line of the refusal.
+ */
+async function refusedUntilLifted(
+  prefix: string,
+  errorType: string,
+  refuse: () => Promise<unknown>,
+  lift: () => Promise<unknown>,
+): Promise<string> {
   const made = await runShipper(once(first, prefix, '--no-http'));
   assert.equal(made.code, 0, made.stderr);
-  await client.indices.putSettings({ index: `${prefix}-*`, settings: { 'index.blocks.write': true } });
+  await refuse();
   const running = startShipper(once(second, prefix, '--http-port', '0'), { SHIPPER_LOG_LEVEL: 'info' });
-  let blocked = 0;
+  let refused = 0;
   try {
     const port = await statusPort(running);
-    for (let i = 0; i < 150 && blocked === 0; i++) {
+    const counted = new RegExp(`^kubearmor_shipper_item_errors_total\\{type="${errorType}"\\} (\\d+)`, 'm');
+    for (let i = 0; i < 150 && refused === 0; i++) {
       await sleep(200);
       const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
         (r) => r.text(),
         () => '',
       );
-      blocked = Number(
-        /^kubearmor_shipper_item_errors_total\{type="cluster_block_exception"\} (\d+)/m.exec(text)?.[1] ?? 0,
-      );
+      refused = Number(counted.exec(text)?.[1] ?? 0);
     }
-    assert.ok(blocked > 0, 'no document was refused by the block in 30 s');
-    // A few more rounds of backoff under the block, then still nothing dead-lettered.
+    assert.ok(refused > 0, `no document was refused with ${errorType} in 30 s`);
+    // A few more rounds of backoff while refused, then still nothing dead-lettered.
     await sleep(3000);
-    assert.equal(running.child.exitCode, null, 'the shipper finished while its indices were blocked');
+    assert.equal(running.child.exitCode, null, 'the shipper finished while its documents were refused');
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
     assert.doesNotMatch(metrics, /^kubearmor_shipper_dead_letters_total\{/m);
   } catch (err) {
     running.child.kill('SIGKILL');
     throw err;
   } finally {
-    await client.indices.putSettings({ index: `${prefix}-*`, settings: { 'index.blocks.write': null } });
+    await lift();
   }
   const run = await running.done;
   assert.equal(run.code, 0, run.stderr);
   const summary = stoppedSummary(run.stdout);
   assert.equal(summary.documents.dead_lettered ?? 0, 0);
   assert.equal(summary.documents.indexed, second.total);
-  assert.ok((summary.documents.retried ?? 0) >= blocked);
-  const refused = logLines(run.stdout).find((l) => l.msg === REFUSED_LOG);
-  assert.match(String(refused?.error), /^403 cluster_block_exception: index \[.*\] blocked by/);
+  assert.ok((summary.documents.retried ?? 0) >= refused);
   assert.deepEqual(await mainCounts(prefix), expected(first, second));
+  return String(logLines(run.stdout).find((l) => l.msg === REFUSED_LOG)?.error);
+}
+
+test('a write block on our indices: documents wait, retried, and all get in once it is lifted; nothing dead-lettered', async () => {
+  const prefix = newPrefix('writeblock');
+  const block = (on: boolean | null) =>
+    client.indices.putSettings({ index: `${prefix}-*`, settings: { 'index.blocks.write': on } });
+  const refusal = await refusedUntilLifted(
+    prefix,
+    'cluster_block_exception',
+    () => block(true),
+    () => block(null),
+  );
+  assert.match(refusal, /^403 cluster_block_exception: index \[.*\] blocked by/);
+});
+
+test('a default pipeline on our indices that does not exist (an administrator’s setting): documents wait, and all get in once it is fixed; nothing dead-lettered', async () => {
+  const prefix = newPrefix('nopipeline');
+  const pipeline = (id: string | null) =>
+    client.indices.putSettings({ index: `${prefix}-*`, settings: { 'index.default_pipeline': id } });
+  const refusal = await refusedUntilLifted(
+    prefix,
+    'illegal_argument_exception',
+    () => pipeline(`missing-${prefix}`),
+    () => pipeline(null),
+  );
+  assert.match(refusal, /^400 illegal_argument_exception: pipeline with id \[missing-.*\] does not exist/);
 });
