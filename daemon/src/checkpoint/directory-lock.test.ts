@@ -126,3 +126,32 @@ test('a directory where no lock can be written is unavailable, not busy', async 
   const attempt = await lockDirectory(dir);
   assert.equal(attempt.kind, 'unavailable');
 });
+
+test('a lock removed under its holder (by hand, or with its directory) is put back, not lost', async () => {
+  const dir = await freshDir();
+  const path = join(dir, LOCK_FILE);
+  const lost: (LockOwner | undefined)[] = [];
+  const errors: Error[] = [];
+  const lock = held(
+    await lockDirectory(dir, {
+      heartbeatMs: 20,
+      onLost: (o) => lost.push(o),
+      onRefreshError: (e) => errors.push(e),
+    }),
+  );
+  const token = (await ownerIn(dir)).token;
+  await rm(path);
+  await until('the lock put back', async () => (await ownerIn(dir).catch(() => undefined))?.token === token);
+  // The whole directory, then the directory made again (the checkpoint store does so).
+  await rm(dir, { recursive: true });
+  await until('a refresh failing', () => errors.length > 0);
+  await mkdir(dir);
+  await until(
+    'the lock put back again',
+    async () => (await ownerIn(dir).catch(() => undefined))?.token === token,
+  );
+  assert.equal(lost.length, 0);
+  assert.equal((await lockDirectory(dir)).kind, 'busy', 'still held against others');
+  await lock.release();
+  await assert.rejects(readFile(path), { code: 'ENOENT' });
+});

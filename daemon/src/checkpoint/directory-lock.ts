@@ -163,9 +163,15 @@ function holdLock(path: string, owner: LockOwner, options: LockOptions): HeldLoc
     if (lost || beating) return;
     beating = true;
     try {
-      const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return '';
-        throw err;
+      const text = await readFile(path, 'utf8').catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        // Removed by hand (or with its directory): no one else holds it, so it is put back. If
+        // another shipper was quicker, its lock is there and this one has lost.
+        const ours = `${JSON.stringify(owner)}\n`;
+        return writeFile(path, ours, { flag: 'wx' }).then(
+          () => ours,
+          (e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? readFile(path, 'utf8') : Promise.reject(e)),
+        );
       });
       const current = parseOwner(text);
       if (current?.token !== owner.token) {
