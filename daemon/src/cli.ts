@@ -418,9 +418,11 @@ async function checkpointState(dir: string): Promise<string> {
   const held =
     holder === undefined
       ? 'no shipper holds the directory'
-      : holder.stale
-        ? `a stale lock (${describeOwner(holder.owner, holder.ageMs)}): the next shipper takes it over`
-        : `held by ${describeOwner(holder.owner, holder.ageMs)}`;
+      : holder.error !== undefined
+        ? `its lock cannot be read (${holder.error}): a shipper runs there without one`
+        : holder.stale
+          ? `a stale lock (${describeOwner(holder.owner, holder.ageMs)}): the next shipper takes it over`
+          : `held by ${describeOwner(holder.owner, holder.ageMs)}`;
   return `${saved}; ${held}`;
 }
 

@@ -120,11 +120,16 @@ test('the holder refreshes its lock, and notices when another shipper took it ov
   assert.equal((await ownerIn(dir)).token, 'other', 'the other shipper’s lock stays');
 });
 
-test('a directory where no lock can be written is unavailable, not busy', async () => {
+test('a directory where no lock can be written, or a lock that cannot be read, is unavailable, not busy', async () => {
   const dir = join(await freshDir(), 'a-file');
   await writeFile(dir, '');
-  const attempt = await lockDirectory(dir);
+  assert.equal((await lockDirectory(dir)).kind, 'unavailable');
+  // A directory in the lock's place: waiting for it would never end.
+  const other = await freshDir();
+  await mkdir(join(other, LOCK_FILE));
+  const attempt = await lockDirectory(other);
   assert.equal(attempt.kind, 'unavailable');
+  assert.match((attempt as Extract<LockAttempt, { kind: 'unavailable' }>).error.message, /EISDIR/);
 });
 
 test('a lock removed under its holder (by hand, or with its directory) is put back, not lost', async () => {

@@ -90,10 +90,13 @@ export async function lockDirectory(dir: string, options: LockOptions = {}): Pro
     }
     const current = await readLock(path);
     if (current === 'gone') continue;
+    // Waiting for a lock no one can read would never end: like a read-only directory.
+    if (current instanceof Error) return { kind: 'unavailable', path, error: current };
     if (!isStale(current, staleMs)) return { kind: 'busy', path, owner: current.owner, ageMs: current.ageMs };
     await unlink(path).catch(() => undefined);
   }
   const current = await readLock(path);
+  if (current instanceof Error) return { kind: 'unavailable', path, error: current };
   return current === 'gone'
     ? { kind: 'busy', path, owner: undefined, ageMs: 0 }
     : { kind: 'busy', path, owner: current.owner, ageMs: current.ageMs };
@@ -103,9 +106,10 @@ export async function lockDirectory(dir: string, options: LockOptions = {}): Pro
 export async function lockHolder(
   dir: string,
   staleMs = LOCK_STALE_MS,
-): Promise<{ owner: LockOwner | undefined; ageMs: number; stale: boolean } | undefined> {
+): Promise<{ owner: LockOwner | undefined; ageMs: number; stale: boolean; error?: string } | undefined> {
   const current = await readLock(join(dir, LOCK_FILE));
   if (current === 'gone') return undefined;
+  if (current instanceof Error) return { owner: undefined, ageMs: 0, stale: false, error: current.message };
   return { ...current, stale: isStale(current, staleMs) };
 }
 
@@ -114,14 +118,13 @@ interface ReadLock {
   ageMs: number;
 }
 
-async function readLock(path: string): Promise<ReadLock | 'gone'> {
+/** The lock as it is now; an Error if it cannot be read (a directory in its place, EIO). */
+async function readLock(path: string): Promise<ReadLock | 'gone' | Error> {
   try {
     const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
     return { owner: parseOwner(text), ageMs: Date.now() - info.mtimeMs };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-    // Unreadable: judged by nothing but a fresh age, so it is waited for, never taken.
-    return { owner: undefined, ageMs: 0 };
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : (err as Error);
   }
 }
 
