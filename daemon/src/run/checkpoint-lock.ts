@@ -1,6 +1,7 @@
 // `run` and `run --once` take their checkpoint directory's lock before they read its checkpoints
 // (checkpoint/directory-lock.ts). The daemon waits for a holder to stop (a rollout's old pod, a
-// backfill); `--once` does not wait: a backfill that hangs behind the daemon helps no one.
+// backfill); `--once` does not wait for a live one: a backfill that hangs behind the daemon helps
+// no one.
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -27,6 +28,8 @@ export async function takeCheckpointLock(
   // Missing (a first start): made here, so only a directory that cannot hold a file goes unlocked.
   await mkdir(dir, { recursive: true }).catch(() => undefined);
   let lastWarned = Number.NEGATIVE_INFINITY;
+  // `--once`: the lock's age at the last look (a smaller one since: it was refreshed).
+  let lastAge: number | undefined;
   while (!signal.aborted) {
     const attempt = await lockDirectory(dir, { ...options.lock, node: options.node });
     if (attempt.kind === 'held') return attempt;
@@ -49,13 +52,19 @@ export async function takeCheckpointLock(
       return { kind: 'not_taken' };
     }
     if (options.once) {
-      logger.error(
-        { path: attempt.path, holder },
-        'the checkpoint directory is in use by another shipper: stop it, or give this run a --checkpoint-dir of its own',
-      );
-      return { kind: 'not_taken' };
+      // A holder that refreshes its lock (every 2 s) is alive: no waiting for it. One that does
+      // not may be a container that just died; its lock is taken once stale.
+      const refreshed = lastAge !== undefined && attempt.ageMs < lastAge;
+      lastAge = attempt.ageMs;
+      if (refreshed) {
+        logger.error(
+          { path: attempt.path, holder },
+          'the checkpoint directory is in use by another shipper: stop it, or give this run a --checkpoint-dir of its own',
+        );
+        return { kind: 'not_taken' };
+      }
     }
-    if (Date.now() - lastWarned >= 30_000) {
+    if (!options.once && Date.now() - lastWarned >= 30_000) {
       lastWarned = Date.now();
       logger.warn(
         { path: attempt.path, holder },
