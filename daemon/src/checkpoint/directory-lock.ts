@@ -9,7 +9,8 @@
 // - the holder checks on every refresh that the file is still its own: if another shipper took
 //   it (we were stalled past `staleMs`), it says so, and the caller stops.
 // Not an flock: Node has none, and a hostPath may be anything. A directory where the lock cannot
-// be written at all (read-only) gives `unavailable`: the caller ships without it.
+// be written at all (read-only), or a lock that cannot be read, gives `unavailable`: the caller
+// ships without it. A lock removed under its holder is put back.
 import { randomUUID } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
