@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parsedObject } from '../support/json-text.js';
 import { logLines, runShipper, startShipper } from '../support/shipper-process.js';
 
 let dir: string;
@@ -103,7 +104,8 @@ test('`--once` and a lock of another PID namespace: a holder that refreshes it i
   let owner: { pid?: number } = {};
   for (let i = 0; i < 200 && owner.pid !== running.child.pid; i++) {
     await sleep(100);
-    owner = JSON.parse(await readFile(join(dead, 'shipper.lock'), 'utf8').catch(() => '{}')) as {
+    // Empty for a moment while the new holder writes it.
+    owner = (parsedObject(await readFile(join(dead, 'shipper.lock'), 'utf8').catch(() => '')) ?? {}) as {
       pid?: number;
     };
   }
