@@ -97,19 +97,22 @@ test('index auto-creation turned off for our indices: the shipper creates them i
 });
 
 /**
- * Ships `first`, then `refuse`s (settings on its indices), ships `second` as the daemon would see
- * it, refused item by item with `errorType`; checks that nothing is dead-lettered while refused,
- * `lift`s, and that all of `second` gets in. Returns the log line of the refusal.
+ * Ships `first`, then puts `setting` = `value` on its indices, ships `second` as the daemon would
+ * see it, refused item by item with `errorType`; checks that nothing is dead-lettered while
+ * refused, removes the setting, and that all of `second` gets in. Returns the log line of the
+ * refusal.
  */
-async function refusedUntilLifted(
+async function refusedWhileSet(
   prefix: string,
   errorType: string,
-  refuse: () => Promise<unknown>,
-  lift: () => Promise<unknown>,
+  setting: string,
+  value: string | boolean,
 ): Promise<string> {
+  const put = (v: string | boolean | null) =>
+    client.indices.putSettings({ index: `${prefix}-*`, settings: { [setting]: v } });
   const made = await runShipper(once(first, prefix, '--no-http'));
   assert.equal(made.code, 0, made.stderr);
-  await refuse();
+  await put(value);
   const running = startShipper(once(second, prefix, '--http-port', '0'), { SHIPPER_LOG_LEVEL: 'info' });
   let refused = 0;
   try {
@@ -133,7 +136,7 @@ async function refusedUntilLifted(
     running.child.kill('SIGKILL');
     throw err;
   } finally {
-    await lift();
+    await put(null);
   }
   const run = await running.done;
   assert.equal(run.code, 0, run.stderr);
@@ -147,26 +150,17 @@ async function refusedUntilLifted(
 
 test('a write block on our indices: documents wait, retried, and all get in once it is lifted; nothing dead-lettered', async () => {
   const prefix = newPrefix('writeblock');
-  const block = (on: boolean | null) =>
-    client.indices.putSettings({ index: `${prefix}-*`, settings: { 'index.blocks.write': on } });
-  const refusal = await refusedUntilLifted(
-    prefix,
-    'cluster_block_exception',
-    () => block(true),
-    () => block(null),
-  );
+  const refusal = await refusedWhileSet(prefix, 'cluster_block_exception', 'index.blocks.write', true);
   assert.match(refusal, /^403 cluster_block_exception: index \[.*\] blocked by/);
 });
 
 test('a default pipeline on our indices that does not exist (an administrator’s setting): documents wait, and all get in once it is fixed; nothing dead-lettered', async () => {
   const prefix = newPrefix('nopipeline');
-  const pipeline = (id: string | null) =>
-    client.indices.putSettings({ index: `${prefix}-*`, settings: { 'index.default_pipeline': id } });
-  const refusal = await refusedUntilLifted(
+  const refusal = await refusedWhileSet(
     prefix,
     'illegal_argument_exception',
-    () => pipeline(`missing-${prefix}`),
-    () => pipeline(null),
+    'index.default_pipeline',
+    `missing-${prefix}`,
   );
   assert.match(refusal, /^400 illegal_argument_exception: pipeline with id \[missing-.*\] does not exist/);
 });
