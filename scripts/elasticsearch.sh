@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real, local, single-node Elasticsearch for tests and demos.
+# A real, local, single-node Elasticsearch (or OpenSearch) for tests and demos.
 #
 #   scripts/elasticsearch.sh start [--keep]   start (or reuse) it; the last line printed is its URL
 #   scripts/elasticsearch.sh stop             stop it; no process is left behind
@@ -26,10 +26,29 @@
 # components of the `analysis-common` module this distribution lacks (and Maven Central does not
 # carry): scripts/elasticsearch-security-analysis/ supplies them as a plugin, compiled here with
 # the JDK's javac against the distribution's own jars.
+# ES_DISTRIBUTION=opensearch runs OpenSearch's integ-test distribution instead (default version
+# 2.19.6, on a JDK 17; 3.x needs 21), the same way: its own data under node-<port>-opensearch-<version>,
+# no security (ES_SECURE_CERTS is refused).
 # `--keep` marks the node as started by hand, so the test command reuses it and leaves it running.
 set -euo pipefail
 
-ES_VERSION="${ES_VERSION:-8.19.21}"
+ES_DISTRIBUTION="${ES_DISTRIBUTION:-elasticsearch}"
+case "$ES_DISTRIBUTION" in
+  elasticsearch)
+    ES_VERSION="${ES_VERSION:-8.19.21}"
+    flavour=""
+    artifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch"
+    ;;
+  opensearch)
+    ES_VERSION="${ES_VERSION:-2.19.6}"
+    flavour="opensearch-"
+    artifact="org.opensearch.distribution.integ-test-zip:opensearch"
+    ;;
+  *)
+    echo "elasticsearch: ES_DISTRIBUTION is elasticsearch or opensearch, not $ES_DISTRIBUTION" >&2
+    exit 2
+    ;;
+esac
 ES_PORT="${ES_PORT:-9250}"
 ES_HEAP="${ES_HEAP:-512m}"
 ES_USER="${ES_USER:-kubearmor-es}"
@@ -38,6 +57,7 @@ START_TIMEOUT_S="${ES_START_TIMEOUT_S:-180}"
 repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ES_SECURE_CERTS="${ES_SECURE_CERTS:-}"
 if [ -n "$ES_SECURE_CERTS" ]; then
+  [ "$ES_DISTRIBUTION" = elasticsearch ] || { echo "elasticsearch: ES_SECURE_CERTS is for Elasticsearch only" >&2; exit 2; }
   [ -n "${ES_PASSWORD:-}" ] || { echo "elasticsearch: ES_SECURE_CERTS needs ES_PASSWORD" >&2; exit 2; }
   url="https://127.0.0.1:${ES_PORT}"
   curl_auth=(--cacert "$ES_SECURE_CERTS/ca.crt" -u "elastic:$ES_PASSWORD")
@@ -46,7 +66,7 @@ else
   curl_auth=()
 fi
 
-log() { echo "elasticsearch: $*" >&2; }
+log() { echo "$ES_DISTRIBUTION: $*" >&2; }
 die() {
   log "error: $*"
   exit 1
@@ -83,9 +103,9 @@ choose_state_dir() {
   fi
   mkdir -p "$state_dir"
   dist_dir="$state_dir/dist"
-  es_home="$dist_dir/elasticsearch-$ES_VERSION"
+  es_home="$dist_dir/$ES_DISTRIBUTION-$ES_VERSION"
   # Per version too: a node's data, once a newer major has opened it, cannot go back to an older one.
-  node_dir="$state_dir/node-$ES_PORT-$ES_VERSION"
+  node_dir="$state_dir/node-$ES_PORT-$flavour$ES_VERSION"
   pid_file="$node_dir/es.pid"
   keep_file="$node_dir/keep"
 }
@@ -95,15 +115,15 @@ java_major() {
   "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n 1 | cut -d. -f1 || echo 0
 }
 
-# ES_JAVA_HOME, else the `java` on PATH if new enough for this version (8.x: 17, 9.x: 21), else the
-# newest JDK under /usr/lib/jvm that is.
+# ES_JAVA_HOME, else the `java` on PATH if new enough for this version (Elasticsearch 8.x and
+# OpenSearch 2.x: 17, newer: 21), else the newest JDK under /usr/lib/jvm that is.
 find_java_home() {
   if [ -n "${ES_JAVA_HOME:-}" ]; then
     echo "$ES_JAVA_HOME"
     return
   fi
   local need=17 home candidate best="" best_major=0 major
-  case "$ES_VERSION" in 8.*) ;; *) need=21 ;; esac
+  case "$flavour$ES_VERSION" in 8.* | opensearch-2.*) ;; *) need=21 ;; esac
   if command -v java >/dev/null 2>&1; then
     home="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.home = //p' | head -n 1)"
     if [ -n "$home" ] && [ "$(java_major "$home")" -ge "$need" ]; then
@@ -119,25 +139,25 @@ find_java_home() {
       best_major="$major"
     fi
   done
-  [ "$best_major" -ge "$need" ] || die "Elasticsearch $ES_VERSION needs a JDK $need+: none on PATH or under /usr/lib/jvm; set ES_JAVA_HOME"
+  [ "$best_major" -ge "$need" ] || die "$ES_DISTRIBUTION $ES_VERSION needs a JDK $need+: none on PATH or under /usr/lib/jvm; set ES_JAVA_HOME"
   echo "$best"
 }
 
 fetch_distribution() {
-  [ -x "$es_home/bin/elasticsearch" ] && return 0
-  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch Elasticsearch from Maven Central"
-  local zip="$dist_dir/elasticsearch-$ES_VERSION.zip"
+  [ -x "$es_home/bin/$ES_DISTRIBUTION" ] && return 0
+  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch $ES_DISTRIBUTION from Maven Central"
+  local zip="$dist_dir/$ES_DISTRIBUTION-$ES_VERSION.zip"
   mkdir -p "$dist_dir"
   if [ ! -s "$zip" ]; then
-    log "fetching org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION (about 100 MB)"
+    log "fetching $artifact:$ES_VERSION (50 to 100 MB)"
     mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
-      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-      -DoutputDirectory="$dist_dir" >&2 || die "Maven could not fetch Elasticsearch $ES_VERSION"
+      -Dartifact="$artifact:$ES_VERSION:zip" \
+      -DoutputDirectory="$dist_dir" >&2 || die "Maven could not fetch $ES_DISTRIBUTION $ES_VERSION"
   fi
   rm -rf "$es_home.tmp"
   mkdir -p "$es_home.tmp"
   unzip -q "$zip" -d "$es_home.tmp"
-  mv "$es_home.tmp/elasticsearch-$ES_VERSION" "$es_home"
+  mv "$es_home.tmp/$ES_DISTRIBUTION-$ES_VERSION" "$es_home"
   rm -rf "$es_home.tmp"
 }
 
@@ -147,7 +167,7 @@ prepare_distribution() {
   exec 8>"$state_dir/.lock-distributions"
   flock 8
   fetch_distribution
-  install_security_analysis
+  [ "$ES_DISTRIBUTION" = opensearch ] || install_security_analysis
   flock -u 8
 }
 
@@ -182,7 +202,8 @@ write_config() {
   # Start from the distribution's config (jvm.options, log4j2) and write our own elasticsearch.yml.
   cp -n "$es_home/config/jvm.options" "$es_home/config/log4j2.properties" "$conf/" 2>/dev/null || true
   [ -d "$conf/jvm.options.d" ] || mkdir -p "$conf/jvm.options.d"
-  cat >"$conf/elasticsearch.yml" <<EOF
+  local yml="$conf/$ES_DISTRIBUTION.yml"
+  cat >"$yml" <<EOF
 # Written by scripts/elasticsearch.sh: a local test node. Not a production configuration.
 cluster.name: kubearmor-test
 node.name: local
@@ -194,13 +215,15 @@ http.port: $ES_PORT
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
 EOF
+  # OpenSearch's integ-test distribution has no security plugin to turn off.
+  [ "$ES_DISTRIBUTION" = opensearch ] && return
   if [ -z "$ES_SECURE_CERTS" ]; then
-    echo "xpack.security.enabled: false" >>"$conf/elasticsearch.yml"
+    echo "xpack.security.enabled: false" >>"$yml"
     return
   fi
   mkdir -p "$conf/certs"
   cp "$ES_SECURE_CERTS/ca.crt" "$ES_SECURE_CERTS/tls.crt" "$ES_SECURE_CERTS/tls.key" "$conf/certs/"
-  cat >>"$conf/elasticsearch.yml" <<EOF
+  cat >>"$yml" <<EOF
 xpack.security.enabled: true
 xpack.security.http.ssl.enabled: true
 xpack.security.http.ssl.certificate: certs/tls.crt
@@ -277,16 +300,25 @@ cmd_start() {
   local java_home started_at
   java_home="$(find_java_home)"
   started_at="$(date +%s%N)"
-  log "starting Elasticsearch $ES_VERSION on $url (heap $ES_HEAP, java $java_home)"
-  if ! as_es_user env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$node_dir/config" \
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP -Dkubearmor.es.node=$node_dir ${ES_JAVA_EXTRA_OPTS:-}" \
-    "$es_home/bin/elasticsearch" -d -p "$pid_file" -s >"$node_dir/start.out" 2>&1; then
+  log "starting $ES_DISTRIBUTION $ES_VERSION on $url (heap $ES_HEAP, java $java_home)"
+  # OpenSearch reads the same variables under its own prefix. The node must not inherit our lock
+  # descriptors (OpenSearch keeps them open, so a later `stop` would wait on its own lock forever).
+  local env_prefix=ES
+  [ "$ES_DISTRIBUTION" = opensearch ] && env_prefix=OPENSEARCH
+  if ! as_es_user env "${env_prefix}_JAVA_HOME=$java_home" "${env_prefix}_PATH_CONF=$node_dir/config" \
+    "${env_prefix}_JAVA_OPTS=-Xms$ES_HEAP -Xmx$ES_HEAP -Dkubearmor.es.node=$node_dir ${ES_JAVA_EXTRA_OPTS:-}" \
+    "$es_home/bin/$ES_DISTRIBUTION" -d -p "$pid_file" -s >"$node_dir/start.out" 2>&1 8>&- 9>&-; then
     tail -n 40 "$node_dir/start.out" >&2 || true
     tail -n 40 "$node_dir/logs/kubearmor-test.log" >&2 2>/dev/null || true
-    die "Elasticsearch did not start"
+    die "$ES_DISTRIBUTION did not start"
   fi
-  pid="$(our_pid)" || die "Elasticsearch exited right after start; see $node_dir/logs"
-  wait_healthy "$pid" || die "Elasticsearch did not become healthy within ${START_TIMEOUT_S}s; see $node_dir/logs"
+  # Elasticsearch detaches once started; OpenSearch 2.x may detach before it writes its pid file.
+  local deadline=$((SECONDS + 30))
+  until pid="$(our_pid)"; do
+    [ -n "$(node_pids)" ] && [ "$SECONDS" -lt "$deadline" ] || die "$ES_DISTRIBUTION exited right after start; see $node_dir/logs"
+    sleep 0.2
+  done
+  wait_healthy "$pid" || die "$ES_DISTRIBUTION did not become healthy within ${START_TIMEOUT_S}s; see $node_dir/logs"
   [ "$keep" = 1 ] && touch "$keep_file"
   local ms=$((($(date +%s%N) - started_at) / 1000000))
   local rss_kb
