@@ -230,7 +230,9 @@ export async function bootstrap(o: BootstrapOptions): Promise<void> {
         replicas: o.replicas,
         retentionDays: o.retentionDays,
       });
-      log(`index templates installed: ${setup.templates.join(', ')}; lifecycle: ${setup.lifecycle}`);
+      log(
+        `index templates installed: ${setup.templates.join(', ')}; lifecycle: ${setup.lifecycle} (${setup.distribution})`,
+      );
     } finally {
       shipper.close();
     }

@@ -324,10 +324,15 @@ async function shipLocked(
     if (setup === undefined) return { counters, setup, checkpointsSaved: true, unreadablePaths: 0 };
     lastReachable = Date.now();
     lastAccepted = Date.now();
-    const advice = withoutLifecycle(setup.lifecycle, config.elasticsearch.retentionDays);
+    const advice = withoutLifecycle(setup.lifecycle, config.elasticsearch.retentionDays, setup.distribution);
     if (advice !== undefined) logger.warn({ retentionDays: config.elasticsearch.retentionDays }, advice);
     logger.info(
-      { lifecycle: setup.lifecycle, templates: setup.templates, policy: setup.policy },
+      {
+        distribution: setup.distribution,
+        lifecycle: setup.lifecycle,
+        templates: setup.templates,
+        policy: setup.policy,
+      },
       'index templates installed',
     );
 

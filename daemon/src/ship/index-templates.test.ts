@@ -1,14 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ElasticsearchRequester, ResponseError } from './elasticsearch-http.js';
-import { detectLifecycle, withoutLifecycle } from './index-templates.js';
+import {
+  detectDistribution,
+  detectLifecycle,
+  indexTemplates,
+  mappingsFor,
+  withoutLifecycle,
+} from './index-templates.js';
 
-function answering(statusCode: number | undefined): ElasticsearchRequester {
+function answering(
+  statusCode: number | undefined,
+  body: unknown = { operation_mode: 'RUNNING' },
+): ElasticsearchRequester {
   return {
     request: async () => {
       if (statusCode === undefined) throw new Error('socket hang up');
       if (statusCode >= 400) throw new ResponseError({ statusCode, body: {} });
-      return { operation_mode: 'RUNNING' };
+      return body;
     },
   };
 }
@@ -27,4 +36,51 @@ test('without a policy, the advice names prune with the retention; with ILM ther
   assert.equal(withoutLifecycle('ilm', 30), undefined);
   assert.match(withoutLifecycle('none', 30) ?? '', /no ILM.*prune --older-than 30d/);
   assert.match(withoutLifecycle('forbidden', 7) ?? '', /manage_ilm.*prune --older-than 7d/);
+  assert.match(withoutLifecycle('none', 14, 'opensearch') ?? '', /OpenSearch .*ISM.*prune --older-than 14d/);
+});
+
+test('OpenSearch names itself in GET /; anything else, or a refusal of GET /, is Elasticsearch', async () => {
+  const root = (distribution?: string) => ({ version: { number: '2.19.6', distribution } });
+  assert.equal(await detectDistribution(answering(200, root('opensearch'))), 'opensearch');
+  assert.equal(await detectDistribution(answering(200, root())), 'elasticsearch');
+  assert.equal(await detectDistribution(answering(200, null)), 'elasticsearch');
+  // The integ-test distribution has no GET / (405); an API key without `monitor` gets 403.
+  for (const status of [403, 405]) assert.equal(await detectDistribution(answering(status)), 'elasticsearch');
+  await assert.rejects(detectDistribution(answering(401)), ResponseError);
+  await assert.rejects(detectDistribution(answering(undefined)), /socket hang up/);
+});
+
+/** Every `type` in a mapping, by its dotted path. */
+function typesOf(mapping: Record<string, unknown>, path = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  const properties = (mapping.properties ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, field] of Object.entries(properties)) {
+    if (typeof field.type === 'string') out.set(path + name, field.type);
+    for (const [k, v] of typesOf(field, `${path}${name}.`)) out.set(k, v);
+  }
+  return out;
+}
+
+test('for OpenSearch every flattened field is a flat_object (no ignore_above), and nothing else changes', () => {
+  for (const kind of ['alerts', 'relay', 'deadletter'] as const) {
+    const es = typesOf(mappingsFor(kind));
+    const os = typesOf(mappingsFor(kind, 'opensearch'));
+    assert.deepEqual([...os.keys()], [...es.keys()]);
+    for (const [path, type] of es)
+      assert.equal(os.get(path), type === 'flattened' ? 'flat_object' : type, path);
+  }
+  const alerts = typesOf(mappingsFor('alerts'));
+  assert.deepEqual(
+    [...alerts].filter(([, t]) => t === 'flattened').map(([p]) => p),
+    ['EventData', 'labels', 'kubernetes.labels', 'kubernetes.annotations', 'kubernetes.namespace_labels'],
+  );
+  const [template] = indexTemplates({ prefix: 'p', distribution: 'opensearch', shards: 1, replicas: 0 });
+  const props = (template?.body.template as { mappings: { properties: Record<string, unknown> } }).mappings
+    .properties;
+  assert.deepEqual(props.labels, { type: 'flat_object' });
+  // The Elasticsearch mapping is not changed by building OpenSearch's.
+  assert.deepEqual((mappingsFor('alerts').properties as Record<string, unknown>).labels, {
+    type: 'flattened',
+    ignore_above: 1024,
+  });
 });

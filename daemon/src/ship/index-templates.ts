@@ -4,7 +4,9 @@
 //   Discover) but cannot change the mapping, so it can neither break indexing nor explode the
 //   field count; it becomes searchable when this template learns it.
 // - Label maps (`labels`, `kubernetes.labels`, `kubernetes.annotations`) and `EventData` are
-//   `flattened`: any key, dots and slashes included, is one field, never an object path.
+//   `flattened`: any key, dots and slashes included, is one field, never an object path. OpenSearch
+//   has no `flattened`; its counterpart is `flat_object` (2.7+), which takes no `ignore_above`, so
+//   there a single label or EventData value over 32 KB gets the document refused (dead-lettered).
 // - `index.mapping.ignore_malformed`: a wrong-typed value (a PID that is not a number) leaves that
 //   field unindexed instead of rejecting the document.
 import type { ElasticsearchRequester } from './elasticsearch-http.js';
@@ -22,6 +24,7 @@ const long = { type: 'long' };
 const integer = { type: 'integer' };
 const date = { type: 'date' };
 const flattened = { type: 'flattened', ignore_above: 1024 };
+const flatObject = { type: 'flat_object' };
 
 /** Provenance added by the shipper (see parse/kubearmor-record.ts). */
 const logFields: Mapping = {
@@ -141,16 +144,37 @@ export const deadLetterMappings: Mapping = {
 export type IndexKind = 'alerts' | 'logs' | 'messages' | 'relay' | 'deadletter';
 export const INDEX_KINDS: readonly IndexKind[] = ['alerts', 'logs', 'messages', 'relay', 'deadletter'];
 
+/** The search engine that answers: Elasticsearch, or OpenSearch (its 2.x forked from Elasticsearch 7.10). */
+export type Distribution = 'elasticsearch' | 'opensearch';
+
 export interface TemplateOptions {
   prefix: string;
+  distribution: Distribution;
   shards: number;
   replicas: number;
   /** ILM policy to attach, when the cluster has ILM. */
   lifecyclePolicy?: string | undefined;
 }
 
-export function mappingsFor(kind: IndexKind): Mapping {
-  return kind === 'relay' ? relayMappings : kind === 'deadletter' ? deadLetterMappings : kubeArmorMappings;
+export function mappingsFor(kind: IndexKind, distribution: Distribution = 'elasticsearch'): Mapping {
+  const mapping =
+    kind === 'relay' ? relayMappings : kind === 'deadletter' ? deadLetterMappings : kubeArmorMappings;
+  return distribution === 'opensearch' ? withFlatObjects(mapping) : mapping;
+}
+
+/** The mapping with every `flattened` field made OpenSearch's `flat_object`. */
+function withFlatObjects(mapping: Mapping): Mapping {
+  const out: Mapping = {};
+  for (const key in mapping) {
+    const value = mapping[key];
+    out[key] =
+      value === flattened
+        ? flatObject
+        : typeof value === 'object' && value !== null && !Array.isArray(value)
+          ? withFlatObjects(value as Mapping)
+          : value;
+  }
+  return out;
 }
 
 /** The index templates to install: name → body. */
@@ -168,11 +192,27 @@ export function indexTemplates(options: TemplateOptions): { name: string; body: 
       body: {
         index_patterns: [`${options.prefix}-${kind}-*`],
         priority: 200,
-        template: { settings: { index: settings }, mappings: mappingsFor(kind) },
+        template: { settings: { index: settings }, mappings: mappingsFor(kind, options.distribution) },
         _meta: { managed_by: 'kubearmor-shipper', version: TEMPLATE_VERSION },
       },
     };
   });
+}
+
+/**
+ * Which engine answers `GET /`: OpenSearch names itself in `version.distribution`. A refusal (4xx
+ * but 401) is taken for Elasticsearch: its integ-test distribution has no `GET /` (405), and API
+ * keys without `monitor` may not read it (403).
+ */
+export async function detectDistribution(es: ElasticsearchRequester): Promise<Distribution> {
+  try {
+    const root = (await es.request('GET', '/')) as { version?: { distribution?: unknown } } | null;
+    return root?.version?.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch';
+  } catch (err) {
+    const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+    if (status !== undefined && status >= 400 && status < 500 && status !== 401) return 'elasticsearch';
+    throw err;
+  }
 }
 
 /** ILM is there; it is not (the test distribution, OpenSearch-like clusters); or these credentials may not tell. */
@@ -193,19 +233,26 @@ export async function detectLifecycle(es: ElasticsearchRequester): Promise<Lifec
 }
 
 /** What becomes of old indices when no lifecycle policy is attached; undefined when ILM sees to it. */
-export function withoutLifecycle(lifecycle: Lifecycle, retentionDays: number): string | undefined {
+export function withoutLifecycle(
+  lifecycle: Lifecycle,
+  retentionDays: number,
+  distribution: Distribution = 'elasticsearch',
+): string | undefined {
   const prune = `\`kubearmor-shipper prune --older-than ${retentionDays}d\``;
   switch (lifecycle) {
     case 'ilm':
       return undefined;
     case 'none':
-      return `this cluster has no ILM: old indices stay until ${prune} deletes them`;
+      return distribution === 'opensearch'
+        ? `OpenSearch has no ILM and the shipper manages no ISM policy: old indices stay until ${prune} deletes them (or an ISM policy you attach does)`
+        : `this cluster has no ILM: old indices stay until ${prune} deletes them`;
     case 'forbidden':
       return `these credentials may not read ILM (403), so no lifecycle policy is attached: grant them the manage_ilm cluster privilege, or old indices stay until ${prune} deletes them`;
   }
 }
 
 export interface SetupResult {
+  distribution: Distribution;
   lifecycle: Lifecycle;
   templates: string[];
   policy: string | undefined;
@@ -214,8 +261,9 @@ export interface SetupResult {
 /** Installs (or updates) the lifecycle policy, where possible, and the index templates. */
 export async function installTemplates(
   es: ElasticsearchRequester,
-  options: Omit<TemplateOptions, 'lifecyclePolicy'> & { retentionDays: number },
+  options: Omit<TemplateOptions, 'lifecyclePolicy' | 'distribution'> & { retentionDays: number },
 ): Promise<SetupResult> {
+  const distribution = await detectDistribution(es);
   const lifecycle = await detectLifecycle(es);
   let policy: string | undefined;
   if (lifecycle === 'ilm') {
@@ -232,11 +280,11 @@ export async function installTemplates(
       }),
     });
   }
-  const templates = indexTemplates({ ...options, lifecyclePolicy: policy });
+  const templates = indexTemplates({ ...options, distribution, lifecyclePolicy: policy });
   for (const t of templates) {
     await es.request('PUT', `/_index_template/${t.name}`, { body: JSON.stringify(t.body) });
   }
-  return { lifecycle, templates: templates.map((t) => t.name), policy };
+  return { distribution, lifecycle, templates: templates.map((t) => t.name), policy };
 }
 
 /** Daily indices of ours whose date is more than `days` days ago (by their name), for `prune`. */
