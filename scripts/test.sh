@@ -10,9 +10,12 @@
 # below: the newest 9.x on Maven Central; '' for the same node as this machine's pass), whose own
 # test nodes (outage, security) are that version too: every test runs against 8.x and 9.x. 9.x
 # needs a JDK 21+ (see scripts/elasticsearch.sh); without one the other passes use the first node.
-# TEST_ES_URL=<url> / TEST_KUBECONFIG=<file> use ones you already run instead (nothing is started
-# or stopped; with TEST_ES_URL every pass uses that node). Ones started by hand (`npm run
-# es:start`, `scripts/kube-apiserver.sh start --keep`) are reused and left running.
+# The OpenSearch tests (ship-opensearch.test.ts) run against an OpenSearch 2.x node on port 9280
+# that every pass shares.
+# TEST_ES_URL=<url> / TEST_OPENSEARCH_URL=<url> / TEST_KUBECONFIG=<file> use ones you already run
+# instead (nothing is started or stopped; with TEST_ES_URL every pass uses that node). Ones started
+# by hand (`npm run es:start`, `ES_DISTRIBUTION=opensearch ES_PORT=9280 scripts/elasticsearch.sh
+# start --keep`, `scripts/kube-apiserver.sh start --keep`) are reused and left running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,6 +27,11 @@ es2_pid=""
 es2_version="${TEST_ES_VERSION_2-9.2.4}"
 es2_port=9270
 stop_es2=0
+os_out="$(mktemp)"
+os_pid=""
+stop_os=0
+# A node for the tests of one file only: the C1 compiler alone, about half the CPU of a full start.
+os_env=(ES_DISTRIBUTION=opensearch ES_PORT=9280 ES_JAVA_EXTRA_OPTS=-XX:TieredStopAtLevel=1)
 kube_pid=""
 extra_pids=()
 stop_es=0
@@ -35,11 +43,13 @@ cleanup() {
   for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null; done
   [ -n "$es_pid" ] && wait "$es_pid" 2>/dev/null
   [ -n "$es2_pid" ] && wait "$es2_pid" 2>/dev/null
+  [ -n "$os_pid" ] && wait "$os_pid" 2>/dev/null
   [ -n "$kube_pid" ] && wait "$kube_pid" 2>/dev/null
   [ "$stop_es" = 1 ] && bash scripts/elasticsearch.sh stop || true
   [ "$stop_es2" = 1 ] && ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh stop || true
+  [ "$stop_os" = 1 ] && env "${os_env[@]}" bash scripts/elasticsearch.sh stop || true
   [ "$stop_kube" = 1 ] && bash scripts/kube-apiserver.sh stop || true
-  rm -f "$es_out" "$es2_out" "$kube_out"
+  rm -f "$es_out" "$es2_out" "$os_out" "$kube_out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -61,6 +71,11 @@ if [ -z "${TEST_ES_URL:-}" ]; then
     es2_pid=$!
     ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh kept 2>/dev/null || stop_es2=1
   fi
+fi
+if [ -z "${TEST_OPENSEARCH_URL:-}" ]; then
+  env "${os_env[@]}" bash scripts/elasticsearch.sh start >"$os_out" &
+  os_pid=$!
+  env "${os_env[@]}" bash scripts/elasticsearch.sh kept 2>/dev/null || stop_os=1
 fi
 if [ -z "${TEST_KUBECONFIG:-}" ]; then
   bash scripts/kube-apiserver.sh start >"$kube_out" &
@@ -93,13 +108,18 @@ if [ -n "$es2_pid" ]; then
   es2_pid=""
   es2_url="$last_line"
 fi
+if [ -n "$os_pid" ]; then
+  started opensearch "$os_pid" "$os_out"
+  os_pid=""
+  TEST_OPENSEARCH_URL="$last_line"
+fi
 if [ -n "$kube_pid" ]; then
   started kube-apiserver "$kube_pid" "$kube_out"
   kube_pid=""
   TEST_KUBECONFIG="$last_line"
 fi
-export TEST_ES_URL TEST_KUBECONFIG
-echo "tests use Elasticsearch at $TEST_ES_URL and the kube-apiserver of $TEST_KUBECONFIG"
+export TEST_ES_URL TEST_OPENSEARCH_URL TEST_KUBECONFIG
+echo "tests use Elasticsearch at $TEST_ES_URL, OpenSearch at $TEST_OPENSEARCH_URL and the kube-apiserver of $TEST_KUBECONFIG"
 [ "$es2_url" = "$TEST_ES_URL" ] || echo "the other Node versions' tests use Elasticsearch $es2_version at $es2_url"
 
 # Node 20's runner finds no .ts files when given a directory, so pass the list.

@@ -39,18 +39,36 @@ export function uniquePrefix(label: string): string {
   return `test-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * What the counting helpers need of a cluster. The Elasticsearch client refuses to talk to
+ * OpenSearch (its product check), so for that one it is plain HTTP (see opensearch.ts).
+ */
+export interface Searcher {
+  /** Refreshes, then searches `index` with `body`; the response's aggregations. */
+  aggregate(index: string, body: Record<string, unknown>): Promise<Record<string, unknown> | undefined>;
+}
+
+function searcherOf(cluster: Client | Searcher): Searcher {
+  if (!(cluster instanceof Client)) return cluster;
+  return {
+    aggregate: async (index, body) => {
+      await cluster.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
+      return (await cluster.search({ index, size: 0, ...body })).aggregations as Record<string, unknown>;
+    },
+  };
+}
+
 /** Documents per index kind under `prefix` (after a refresh). */
-export async function countsByKind(client: Client, prefix: string): Promise<Record<string, number>> {
-  await client.indices.refresh({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
-  const res = await client.search({
-    index: `${prefix}-*`,
-    size: 0,
+export async function countsByKind(
+  cluster: Client | Searcher,
+  prefix: string,
+): Promise<Record<string, number>> {
+  const aggregations = await searcherOf(cluster).aggregate(`${prefix}-*`, {
     aggs: { by_index: { terms: { field: '_index', size: 100 } } },
   });
   const out: Record<string, number> = {};
   const buckets =
-    (res.aggregations?.by_index as { buckets: { key: string; doc_count: number }[] } | undefined)?.buckets ??
-    [];
+    (aggregations?.by_index as { buckets: { key: string; doc_count: number }[] } | undefined)?.buckets ?? [];
   for (const b of buckets) {
     const kind = b.key.slice(prefix.length + 1).replace(/-\d{4}\.\d{2}\.\d{2}$/, '');
     out[kind] = (out[kind] ?? 0) + b.doc_count;
@@ -63,14 +81,12 @@ export async function countsByKind(client: Client, prefix: string): Promise<Reco
  * runtime time — with another: a line indexed twice under two ids. Counts alone would miss a
  * duplicate that a lost line of the same kind balances.
  */
-export async function linesIndexedTwice(client: Client, prefix: string): Promise<string[]> {
-  await client.indices.refresh({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+export async function linesIndexedTwice(cluster: Client | Searcher, prefix: string): Promise<string[]> {
+  const searcher = searcherOf(cluster);
   const twice: string[] = [];
   let after: Record<string, string | number> | undefined;
   for (;;) {
-    const res = await client.search({
-      index: `${prefix}-*`,
-      size: 0,
+    const aggregations = await searcher.aggregate(`${prefix}-*`, {
       aggs: {
         lines: {
           composite: {
@@ -86,7 +102,7 @@ export async function linesIndexedTwice(client: Client, prefix: string): Promise
         },
       },
     });
-    const agg = res.aggregations?.lines as
+    const agg = aggregations?.lines as
       | {
           buckets: { key: Record<string, string | number>; doc_count: number }[];
           after_key?: Record<string, string | number>;
