@@ -75,7 +75,8 @@ test('for OpenSearch every flattened field is a flat_object (no ignore_above), a
     ['EventData', 'labels', 'kubernetes.labels', 'kubernetes.annotations', 'kubernetes.namespace_labels'],
   );
   const [template] = indexTemplates({ prefix: 'p', distribution: 'opensearch', shards: 1, replicas: 0 });
-  const props = (template?.body.template as { mappings: { properties: Record<string, unknown> } }).mappings
+  assert.ok(template);
+  const props = (template.body.template as { mappings: { properties: Record<string, unknown> } }).mappings
     .properties;
   assert.deepEqual(props.labels, { type: 'flat_object' });
   // The Elasticsearch mapping is not changed by building OpenSearch's.
