@@ -34,8 +34,8 @@ import { gzipEncoding } from './ship/gzip-body.js';
 import {
   detectDistribution,
   detectLifecycle,
-  indicesOlderThan,
   installTemplates,
+  pruneIndices,
   withoutLifecycle,
 } from './ship/index-templates.js';
 import { Tailer } from './tail/tailer.js';
@@ -512,15 +512,15 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
   }
   const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
-    const old = await indicesOlderThan(es, config.indexPrefix, days);
-    if (old.length === 0) {
-      process.stdout.write(`no ${config.indexPrefix}-* index is older than ${days} days\n`);
-      return 0;
-    }
-    for (const index of old) {
-      if (!values['dry-run']) await es.request('DELETE', `/${index}`);
-      process.stdout.write(`${values['dry-run'] ? 'would delete' : 'deleted'} ${index}\n`);
-    }
+    const dryRun = values['dry-run'] === true;
+    const { past, writtenLately } = await pruneIndices(es, config.indexPrefix, days, { dryRun });
+    for (const { index, created } of writtenLately)
+      process.stdout.write(
+        `kept ${index}: ${created === undefined ? 'its creation date unknown' : `created ${created.toISOString().slice(0, 10)}, within the ${days} days`} (old records shipped lately: a backfill, or a node's clock behind)\n`,
+      );
+    if (past.length === 0)
+      process.stdout.write(`no ${config.indexPrefix}-* index is past ${days} days of retention\n`);
+    for (const index of past) process.stdout.write(`${dryRun ? 'would delete' : 'deleted'} ${index}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`prune failed: ${describeError(err)}\n`);

@@ -5,7 +5,9 @@ import {
   detectDistribution,
   detectLifecycle,
   indexTemplates,
+  indicesOlderThan,
   mappingsFor,
+  pruneIndices,
   withoutLifecycle,
 } from './index-templates.js';
 
@@ -84,4 +86,56 @@ test('for OpenSearch every flattened field is a flat_object (no ignore_above), a
     type: 'flattened',
     ignore_above: 1024,
   });
+});
+
+test('prune takes an index past retention by its name and its creation; one written lately is kept, nothing else is ours', async () => {
+  const now = new Date('2026-12-05T12:00:00Z');
+  const daysAgo = (d: number) => String(now.getTime() - d * 86_400_000);
+  const rows = [
+    { index: 'ka-alerts-2026.11.04', 'creation.date': daysAgo(31) },
+    // 30 days before today's day by name, 30 days and 12 hours old: not past until tomorrow.
+    { index: 'ka-logs-2026.11.05', 'creation.date': daysAgo(30.5) },
+    // Old records shipped today (a backfill, a clock behind): kept, as ILM would keep them.
+    { index: 'ka-relay-2000.01.01', 'creation.date': daysAgo(0.1) },
+    { index: 'ka-deadletter-2026.10.01', 'creation.date': daysAgo(29) },
+    // No creation date to go by: never deleted on a guess.
+    { index: 'ka-messages-2026.10.01' },
+    { index: 'ka-deadletter-2026.09.01', 'creation.date': daysAgo(90) },
+    { index: 'ka-unrelated-2026.01.01', 'creation.date': daysAgo(400) },
+    { index: 'ka-alerts-2026.01.01-restored', 'creation.date': daysAgo(400) },
+    { index: 'kb-alerts-2026.01.01', 'creation.date': daysAgo(400) },
+  ];
+  const asked: string[] = [];
+  const es: ElasticsearchRequester = {
+    request: async (method, path, options) => {
+      asked.push(`${method} ${path}`);
+      if (method === 'GET') {
+        assert.equal(options?.query?.h, 'index,creation.date');
+        return rows;
+      }
+      return { acknowledged: true };
+    },
+  };
+  const found = await indicesOlderThan(es, 'ka', 30, now);
+  assert.deepEqual(found.past, ['ka-alerts-2026.11.04', 'ka-deadletter-2026.09.01']);
+  assert.deepEqual(
+    found.writtenLately.map((k) => [k.index, k.created?.toISOString()]),
+    [
+      ['ka-deadletter-2026.10.01', new Date(Number(daysAgo(29))).toISOString()],
+      ['ka-messages-2026.10.01', undefined],
+      ['ka-relay-2000.01.01', new Date(Number(daysAgo(0.1))).toISOString()],
+    ],
+  );
+  assert.deepEqual(asked, ['GET /_cat/indices/ka-*']);
+
+  asked.length = 0;
+  await pruneIndices(es, 'ka', 30, { dryRun: true, now });
+  assert.deepEqual(asked, ['GET /_cat/indices/ka-*']);
+  asked.length = 0;
+  await pruneIndices(es, 'ka', 30, { now });
+  assert.deepEqual(asked, [
+    'GET /_cat/indices/ka-*',
+    'DELETE /ka-alerts-2026.11.04',
+    'DELETE /ka-deadletter-2026.09.01',
+  ]);
 });

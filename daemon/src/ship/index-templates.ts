@@ -287,23 +287,58 @@ export async function installTemplates(
   return { distribution, lifecycle, templates: templates.map((t) => t.name), policy };
 }
 
-/** Daily indices of ours whose date is more than `days` days ago (by their name), for `prune`. */
+/** What `prune` found: what it deletes, and what it keeps although its name is past retention. */
+export interface PruneCandidates {
+  /** Named for a day more than `days` days ago and created more than `days` days ago. */
+  past: string[];
+  /**
+   * Named for a day past retention but created within it: old records shipped lately (a backfill,
+   * a node whose clock was behind). Kept until `days` after creation, as an ILM policy would keep
+   * them, so evidence written today is never deleted by the next prune.
+   */
+  writtenLately: { index: string; created: Date | undefined }[];
+}
+
+/** Our daily indices past `days` days of retention, by their name's day and their creation. */
 export async function indicesOlderThan(
   es: ElasticsearchRequester,
   prefix: string,
   days: number,
   now = new Date(),
-): Promise<string[]> {
+): Promise<PruneCandidates> {
   const cutoff = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - days * 86_400_000;
+  const createdBefore = now.getTime() - days * 86_400_000;
   const rows = (await es.request('GET', `/_cat/indices/${prefix}-*`, {
-    query: { format: 'json', h: 'index' },
-  })) as { index?: string }[];
-  const out: string[] = [];
+    query: { format: 'json', h: 'index,creation.date' },
+  })) as { index?: string; 'creation.date'?: string }[];
+  const found: PruneCandidates = { past: [], writtenLately: [] };
   for (const row of rows) {
     const name = row.index ?? '';
     const m = /-(\d{4})\.(\d{2})\.(\d{2})$/.exec(name);
     if (m === null || !INDEX_KINDS.some((k) => name.startsWith(`${prefix}-${k}-`))) continue;
-    if (Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) < cutoff) out.push(name);
+    if (Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) >= cutoff) continue;
+    // A creation date the cluster does not give is taken for recent: never delete on a guess.
+    const created = Number(row['creation.date'] ?? Number.NaN);
+    if (Number.isFinite(created) && created < createdBefore) found.past.push(name);
+    else
+      found.writtenLately.push({
+        index: name,
+        created: Number.isFinite(created) ? new Date(created) : undefined,
+      });
   }
-  return out.sort();
+  found.past.sort();
+  found.writtenLately.sort((a, b) => (a.index < b.index ? -1 : 1));
+  return found;
+}
+
+/** `prune`: deletes our daily indices past retention (see `indicesOlderThan`), unless a dry run. */
+export async function pruneIndices(
+  es: ElasticsearchRequester,
+  prefix: string,
+  days: number,
+  options: { dryRun?: boolean; now?: Date } = {},
+): Promise<PruneCandidates> {
+  const found = await indicesOlderThan(es, prefix, days, options.now);
+  if (options.dryRun !== true) for (const index of found.past) await es.request('DELETE', `/${index}`);
+  return found;
 }

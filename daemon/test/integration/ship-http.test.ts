@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
+import { ElasticsearchHttp } from '../../src/ship/elasticsearch-http.js';
+import { pruneIndices } from '../../src/ship/index-templates.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { cleanUp, expectedEsVersion, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
 import { logLines, runShipper, shipArgs, startShipper, statusPort } from '../support/shipper-process.js';
@@ -126,17 +128,36 @@ test('check, setup and prune against the real Elasticsearch', async () => {
     new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '.');
   const old = `${p}-alerts-${day(40)}`;
   const recent = `${p}-logs-${day(5)}`;
-  await client.indices.create({ index: old, settings: { number_of_replicas: 0 } });
-  await client.indices.create({ index: recent, settings: { number_of_replicas: 0 } });
-  await client.indices.create({ index: `${p}-unrelated-${day(90)}`, settings: { number_of_replicas: 0 } });
+  const tomorrow = `${p}-relay-${day(-1)}`;
+  for (const index of [old, recent, tomorrow, `${p}-unrelated-${day(90)}`])
+    await client.indices.create({ index, settings: { number_of_replicas: 0 } });
+  // Named 40 days ago but created just now (old records shipped lately): kept, as ILM would.
   const pruneArgs = ['prune', '--older-than', '30d', '--es-url', testEsUrl(), '--index-prefix', p];
+  const today = new Date().toISOString().slice(0, 10);
+  const kept = `kept ${old}: created ${today}, within the 30 days (old records shipped lately: a backfill, or a node's clock behind)\nno ${p}-* index is past 30 days of retention\n`;
   const dry = await runShipper([...pruneArgs, '--dry-run']);
-  assert.equal(dry.stdout, `would delete ${old}\n`);
+  assert.equal(dry.stdout, kept);
   const prune = await runShipper(pruneArgs);
-  assert.equal(prune.stdout, `deleted ${old}\n`);
+  assert.equal(prune.stdout, kept);
   for (const r of [setup, check, dry, prune]) assert.doesNotMatch(r.stderr, /elasticsearch warns/);
-  assert.equal(await client.indices.exists({ index: old }), false);
-  assert.equal(await client.indices.exists({ index: recent }), true);
+  assert.equal(await client.indices.exists({ index: old }), true);
+  // 31 days on, the real cluster's creation dates put both of the past ones past retention.
+  const http = new ElasticsearchHttp(
+    { url: testEsUrl(), tlsVerify: true, requestTimeoutMs: 30_000 },
+    () => {},
+  );
+  try {
+    const later = await pruneIndices(http, p, 30, { now: new Date(Date.now() + 31 * 86_400_000) });
+    assert.deepEqual(later, { past: [old, recent].sort(), writtenLately: [] });
+  } finally {
+    http.close();
+  }
+  for (const [index, exists] of [
+    [old, false],
+    [recent, false],
+    [tomorrow, true],
+  ] as const)
+    assert.equal(await client.indices.exists({ index }), exists, index);
   await client.indices.delete({ index: `${p}-*` });
 
   const unreachable = await runShipper(['check', '--es-url', 'http://127.0.0.1:9']);

@@ -1,12 +1,14 @@
 // The shipper against a real OpenSearch 2.x (scripts/test.sh starts one): `check` and `setup` tell
 // it from Elasticsearch and map label maps as `flat_object`; every record of a rotated corpus is
 // indexed exactly once and a replay adds nothing; refused documents are dead-lettered with the
-// reason; `prune` deletes daily indices past retention.
+// reason; `prune` keeps indices written within retention and deletes them once past it.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { ElasticsearchHttp } from '../../src/ship/elasticsearch-http.js';
+import { pruneIndices } from '../../src/ship/index-templates.js';
 import { containerAlertBlock } from '../fixtures/kubearmor-lines.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { countsByKind, linesIndexedTwice, uniquePrefix } from '../support/elasticsearch.js';
@@ -138,25 +140,36 @@ test('documents OpenSearch refuses are dead-lettered with the reason; the alert 
   );
 });
 
-test('prune deletes the daily indices past retention and leaves today’s', async () => {
-  const today = new Date().toISOString().slice(0, 10).replaceAll('-', '.');
-  await openSearch('PUT', `/${prefix}-alerts-${today}`);
-  const dry = await runShipper(['prune', '--older-than', '30d', '--dry-run', ...common()]);
-  assert.equal(dry.code, 0, dry.stderr);
-  const old = dry.stdout.match(/^would delete (\S+)$/gm)?.map((l) => l.slice('would delete '.length)) ?? [];
-  // The corpus is dated 2024-07-26: its four kinds, and the dead letters.
-  assert.deepEqual(
-    old,
-    ['alerts', 'deadletter', 'logs', 'messages', 'relay'].map((k) => `${prefix}-${k}-2024.07.26`),
+test('prune keeps what was written within retention whatever its day, and deletes it once past', async () => {
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10).replaceAll('-', '.');
+  await openSearch('PUT', `/${prefix}-alerts-${tomorrow}`);
+  // The corpus is dated 2024-07-26 (its four kinds, and the dead letters) but was shipped today.
+  const corpusDays = ['alerts', 'deadletter', 'logs', 'messages', 'relay'].map(
+    (k) => `${prefix}-${k}-2024.07.26`,
   );
+  const today = new Date().toISOString().slice(0, 10);
+  const kept = `${corpusDays.map((i) => `kept ${i}: created ${today}, within the 30 days (old records shipped lately: a backfill, or a node's clock behind)\n`).join('')}no ${prefix}-* index is past 30 days of retention\n`;
+  for (const dryRun of [['--dry-run'], []]) {
+    const r = await runShipper(['prune', '--older-than', '30d', ...dryRun, ...common()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, kept);
+  }
+  const indices = async () =>
+    ((await openSearch('GET', `/_cat/indices/${prefix}-*?format=json&h=index`)) as { index: string }[])
+      .map((r) => r.index)
+      .sort();
+  assert.deepEqual(await indices(), [...corpusDays, `${prefix}-alerts-${tomorrow}`].sort());
 
-  const prune = await runShipper(['prune', '--older-than', '30d', ...common()]);
-  assert.equal(prune.code, 0, prune.stderr);
-  const left = (await openSearch('GET', `/_cat/indices/${prefix}-*?format=json&h=index`)) as {
-    index: string;
-  }[];
-  assert.deepEqual(
-    left.map((r) => r.index),
-    [`${prefix}-alerts-${today}`],
+  // 31 days on, by OpenSearch's own creation dates, the corpus's indices are past retention.
+  const http = new ElasticsearchHttp(
+    { url: testOpenSearchUrl(), tlsVerify: true, requestTimeoutMs: 30_000 },
+    () => {},
   );
+  try {
+    const later = await pruneIndices(http, prefix, 30, { now: new Date(Date.now() + 31 * 86_400_000) });
+    assert.deepEqual(later, { past: corpusDays, writtenLately: [] });
+  } finally {
+    http.close();
+  }
+  assert.deepEqual(await indices(), [`${prefix}-alerts-${tomorrow}`]);
 });
