@@ -430,6 +430,7 @@ async function checkpointState(dir: string): Promise<string> {
 async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
+  if (values['print-config']) return printConfig(config);
   process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
   process.stdout.write(
     `shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}, gzip: ${config.elasticsearch.compression ? gzipEncoding() : 'off'}\n`,
@@ -504,6 +505,8 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
     },
   });
   const config = await loadConfig(values);
+  // Before anything reaches the cluster: `prune --print-config` must never delete.
+  if (values['print-config']) return printConfig(config);
   let days = config.elasticsearch.retentionDays;
   if (values['older-than'] !== undefined) {
     const m = /^(\d+)d$/.exec(values['older-than']);

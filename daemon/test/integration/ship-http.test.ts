@@ -90,6 +90,16 @@ test('--print-config shows the merged configuration without secrets', async () =
   assert.match(run.stdout, /maxDocs: 99/);
   assert.match(run.stdout, /password: "?\[redacted\]"?/);
   assert.ok(!run.stdout.includes('hunter2'));
+  // Every command that takes the configuration prints it and stops there, reaching no cluster: a
+  // `prune --print-config` that went on to delete would be the worst way to learn its config.
+  for (const command of ['setup', 'check', 'prune']) {
+    const printed = await runShipper([command, '--config', file, '--print-config'], {
+      ES_URL: 'http://127.0.0.1:9',
+    });
+    assert.equal(printed.code, 0, `${command}: ${printed.stderr}`);
+    assert.match(printed.stdout, /url: http:\/\/127\.0\.0\.1:9\n/, command);
+    assert.doesNotMatch(printed.stdout, /^(deleted|kept|no \S+ index is past|config: ok)/m, command);
+  }
   const bad = await runShipper(['run', '--config', file, '--print-config'], { ES_TLS_VERIFY: 'sometimes' });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /ES_TLS_VERIFY/);
