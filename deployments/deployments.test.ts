@@ -122,18 +122,20 @@ test('apply -R -f meets the Namespace first; Kustomization lists every manifest;
   }
 });
 
-test('pods are locked down: no privilege escalation, capabilities dropped; root only for the shipper', () => {
-  for (const { where, spec } of podSpecs()) {
-    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-      assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where}/${c.name}`);
-      assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${where}/${c.name}`);
-      assert.notEqual(c.securityContext?.privileged, true, `${where}/${c.name}`);
-      const user = c.securityContext?.runAsUser ?? spec.securityContext?.runAsUser;
-      if (where === 'DaemonSet kubearmor-shipper') assert.equal(user, 0);
-      else assert.ok(user !== undefined && user !== 0, `${where}/${c.name} runs as non-root`);
-      assert.ok(c.resources?.limits?.memory, `${where}/${c.name} has a memory limit`);
-    }
+function assertLockedDown(where: string, spec: Obj): void {
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where}/${c.name}`);
+    assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${where}/${c.name}`);
+    assert.notEqual(c.securityContext?.privileged, true, `${where}/${c.name}`);
+    const user = c.securityContext?.runAsUser ?? spec.securityContext?.runAsUser;
+    if (where === 'DaemonSet kubearmor-shipper') assert.equal(user, 0);
+    else assert.ok(user !== undefined && user !== 0, `${where}/${c.name} runs as non-root`);
+    assert.ok(c.resources?.limits?.memory, `${where}/${c.name} has a memory limit`);
   }
+}
+
+test('pods are locked down: no privilege escalation, capabilities dropped; root only for the shipper', () => {
+  for (const { where, spec } of podSpecs()) assertLockedDown(where, spec);
   const shipper = find('DaemonSet', 'kubearmor-shipper').spec.template.spec;
   assert.equal(shipper.containers[0].securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(shipper.tolerations, [{ operator: 'Exists' }], 'on every node, control plane included');
@@ -389,4 +391,76 @@ test('the image: multi-stage, non-root, exec-form entrypoint; the bundle runs on
   } finally {
     await rm(app, { recursive: true, force: true });
   }
+});
+
+test("the optional prune CronJob (assets/kubernetes/prune): valid, accepted by the API server, locked down, with the shipper's image, ConfigMap and CA; its command is the CLI's", async () => {
+  const file = join(root, '..', 'assets', 'kubernetes', 'prune', 'cronjob.yaml');
+  const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj);
+  assert.deepEqual(
+    docs.map((o) => o.kind),
+    ['CronJob'],
+  );
+  const cron = docs[0] as Obj;
+  assert.deepEqual(new OpenApiValidator(openApiDir()).validate(cron), []);
+  assert.equal(cron.metadata.namespace, NAMESPACE);
+  assert.equal(cron.spec.concurrencyPolicy, 'Forbid', 'two prunes never race');
+  assert.equal(cron.spec.timeZone, 'Etc/UTC', 'index names carry UTC days');
+  const spec = cron.spec.jobTemplate.spec.template.spec;
+  assertLockedDown('CronJob kubearmor-shipper-prune', spec);
+  assert.equal(spec.automountServiceAccountToken, false, 'no Kubernetes API token');
+  const container = spec.containers[0];
+  assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+  const kustomization = parse(readFileSync(join(root, 'Kustomization'), 'utf8')) as Obj;
+  const [image, tag] = (container.image as string).split(':');
+  assert.equal(
+    tag,
+    kustomization.images.find((i: Obj) => i.name === image)?.newTag,
+    "the Kustomization's shipper tag",
+  );
+  // Its own credentials (the shipper's key may not delete), never inline.
+  assert.deepEqual(container.envFrom, [{ secretRef: { name: 'kubearmor-shipper-prune' } }]);
+  assert.equal(container.env, undefined);
+  // The shipper's ConfigMap and CA, mounted where the DaemonSet mounts them, so the paths in the
+  // ConfigMap hold in both.
+  const ds = find('DaemonSet', 'kubearmor-shipper').spec.template.spec;
+  for (const volume of ['config', 'es-ca']) {
+    assert.deepEqual(
+      spec.volumes.find((v: Obj) => v.name === volume),
+      ds.volumes.find((v: Obj) => v.name === volume),
+      volume,
+    );
+    assert.deepEqual(
+      container.volumeMounts.find((m: Obj) => m.name === volume),
+      ds.containers[0].volumeMounts.find((m: Obj) => m.name === volume),
+      volume,
+    );
+  }
+  const args = container.args as string[];
+  assert.deepEqual(args, ['prune', '--config', ds.containers[0].args[2]], "the DaemonSet's config file");
+  const dir = await mkdtemp(join(tmpdir(), 'prune-cronjob-'));
+  try {
+    const configFile = join(dir, 'shipper.yaml');
+    await writeFile(configFile, find('ConfigMap', 'kubearmor-shipper').data['shipper.yaml']);
+    const out = await runShipper([...args.slice(0, -1), configFile, '--print-config'], {
+      ES_API_KEY: 'from-secret',
+    });
+    assert.equal(out.code, 0, out.stderr);
+    const config = parse(out.stdout) as Obj;
+    assert.equal(config.elasticsearch.apiKey, '[redacted]');
+    assert.equal(dirname(config.elasticsearch.caFile), '/etc/kubearmor-shipper/es-ca');
+    assert.equal(config.elasticsearch.retentionDays, 30);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  await createIfAbsent(() => core.createNamespace({ body: { metadata: { name: NAMESPACE } } }));
+  const applied = await kubectl(
+    'apply',
+    '-f',
+    relative(dirname(root), file),
+    '--dry-run=server',
+    '--validate=strict',
+  );
+  assert.equal(applied.trim(), 'cronjob.batch/kubearmor-shipper-prune created (server dry run)');
 });

@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { startKibanaStandIn } from '../support/kibana-stand-in.js';
 import { adminConfig, applyManifest, createIfAbsent, writeKubeconfig } from '../support/kubernetes.js';
@@ -27,7 +28,8 @@ import { runShipper, startShipper, stoppedSummary } from '../support/shipper-pro
 // A namespace of its own and an Elasticsearch port from the environment: `npm test` runs this file
 // on two Node versions at once against one API server.
 const namespace = `kal-${randomBytes(3).toString('hex')}`;
-const setupJob = join(import.meta.dirname, '..', '..', '..', 'deployments', 'shipper', 'setup-job.yaml');
+const repo = join(import.meta.dirname, '..', '..', '..');
+const setupJob = join(repo, 'deployments', 'shipper', 'setup-job.yaml');
 const SECRETS = [
   'elasticsearch-credentials',
   'elasticsearch-certs',
@@ -181,6 +183,14 @@ test('bootstrap, with exactly its Role, makes the Secrets; Elasticsearch starts 
   }
 });
 
+/** An Elasticsearch call's HTTP status: 200, or the status it was refused with. */
+function status(p: Promise<unknown>): Promise<number | undefined> {
+  return p.then(
+    () => 200,
+    (err: { meta?: { statusCode?: number } }) => err.meta?.statusCode,
+  );
+}
+
 function adminClient(): Client {
   assert.ok(es !== undefined, 'Elasticsearch of the first test');
   return new Client({ node: es.url, auth: { username: 'elastic', password: elasticPassword }, tls: { ca } });
@@ -254,11 +264,6 @@ test('the shipper, with the API key of its Secret, ships over verified TLS exact
   assert.match(lacking.stdout, /^privileges: missing create_index on kubearmor-\*: /m);
 
   const asShipper = new Client({ node: es.url, auth: { apiKey }, tls: { ca }, maxRetries: 0 });
-  const status = (p: Promise<unknown>) =>
-    p.then(
-      () => 200,
-      (err: { meta?: { statusCode?: number } }) => err.meta?.statusCode,
-    );
   assert.equal(await status(asShipper.cluster.health()), 200);
   assert.equal(await status(asShipper.search({ index: 'kubearmor-*' })), 403, 'read documents');
   assert.equal(
@@ -269,4 +274,61 @@ test('the shipper, with the API key of its Secret, ships over verified TLS exact
   assert.equal(await status(asShipper.index({ index: 'other', document: { a: 1 } })), 403, 'write elsewhere');
   assert.equal(await status(asShipper.security.getUser()), 403, 'read users');
   await asShipper.close();
+});
+
+test("the prune CronJob's command, with a key made from its api-key-request.json, prunes our indices and can do nothing else", async () => {
+  assert.ok(es !== undefined, 'Elasticsearch of the first test');
+  const caFile = join(dir, 'ca.crt');
+  await writeFile(caFile, ca);
+  const prune = join(repo, 'assets', 'kubernetes', 'prune');
+  const admin = adminClient();
+  const key = await admin.security.createApiKey(
+    JSON.parse(await readFile(join(prune, 'api-key-request.json'), 'utf8')),
+  );
+  const day = (ago: number) => new Date(Date.now() - ago * 86_400_000).toISOString().slice(0, 10);
+  const old = `kubearmor-alerts-${day(40).replaceAll('-', '.')}`;
+  const others = `other-alerts-${day(40).replaceAll('-', '.')}`;
+  for (const index of [old, others])
+    await admin.indices.create({ index, settings: { number_of_replicas: 0 } });
+
+  // The CronJob's own arguments and the shipper's ConfigMap; only where Elasticsearch is differs.
+  const cron = parseAllDocuments(await readFile(join(prune, 'cronjob.yaml'), 'utf8'))[0]?.toJS();
+  const args = cron.spec.jobTemplate.spec.template.spec.containers[0].args as string[];
+  const configMap = parseAllDocuments(
+    await readFile(join(repo, 'deployments', 'shipper', 'config.yaml'), 'utf8'),
+  )[0]?.toJS();
+  const configFile = join(dir, 'prune-shipper.yaml');
+  await writeFile(configFile, configMap.data['shipper.yaml']);
+  const pruned = await runShipper(
+    [...args.slice(0, -1), configFile, '--es-url', es.url, '--es-ca-file', caFile],
+    { ES_API_KEY: key.encoded },
+  );
+  assert.equal(pruned.code, 0, pruned.stderr);
+  // It could list them by their creation (written today: kept, as ILM would keep them)...
+  assert.match(pruned.stdout, new RegExp(`^kept ${old}: created ${day(0)}, within the 30 days`, 'm'));
+  assert.doesNotMatch(pruned.stdout, /other-alerts/);
+  // ...and may delete ours once they are due; nothing else.
+  const asPrune = new Client({ node: es.url, auth: { apiKey: key.encoded }, tls: { ca }, maxRetries: 0 });
+  try {
+    assert.equal(await status(asPrune.indices.delete({ index: old })), 200, 'delete ours');
+    assert.equal(await status(asPrune.indices.delete({ index: others })), 403, 'delete others');
+    assert.equal(await status(asPrune.search({ index: 'kubearmor-*' })), 403, 'read documents');
+    assert.equal(
+      await status(asPrune.index({ index: 'kubearmor-alerts-x', document: { a: 1 } })),
+      403,
+      'write documents',
+    );
+    assert.equal(
+      await status(
+        asPrune.indices.putIndexTemplate({ name: 'kubearmor-x', index_patterns: ['kubearmor-x-*'] }),
+      ),
+      403,
+      'change templates',
+    );
+    assert.equal(await status(asPrune.security.getUser()), 403, 'read users');
+  } finally {
+    await asPrune.close();
+    await admin.indices.delete({ index: others });
+    await admin.close();
+  }
 });
