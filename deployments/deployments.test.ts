@@ -3,6 +3,7 @@
 // (the API's own access reviews), and the shipper's command and ConfigMap accepted by the CLI.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
+import { shipperRoleDescriptors } from '../daemon/src/install/bootstrap.js';
 import {
   adminConfig,
   applyManifest,
@@ -463,4 +465,93 @@ test("the optional prune CronJob (assets/kubernetes/prune): valid, accepted by t
     '--validate=strict',
   );
   assert.equal(applied.trim(), 'cronjob.batch/kubearmor-shipper-prune created (server dry run)');
+});
+
+/** The Secrets and ConfigMaps a pod spec refers to (env, envFrom, volumes), sorted. */
+function references(spec: Obj): { secrets: string[]; configMaps: string[] } {
+  const secrets = new Set<string>();
+  const configMaps = new Set<string>();
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.secretKeyRef) secrets.add(e.valueFrom.secretKeyRef.name);
+      if (e.valueFrom?.configMapKeyRef) configMaps.add(e.valueFrom.configMapKeyRef.name);
+    }
+    for (const e of c.envFrom ?? []) {
+      if (e.secretRef) secrets.add(e.secretRef.name);
+      if (e.configMapRef) configMaps.add(e.configMapRef.name);
+    }
+  }
+  for (const v of spec.volumes ?? []) {
+    if (v.secret) secrets.add(v.secret.secretName);
+    if (v.configMap) configMaps.add(v.configMap.name);
+  }
+  return { secrets: [...secrets].sort(), configMaps: [...configMaps].sort() };
+}
+
+test("the shipper into a cluster you already run (README): exactly the Secrets it has users make, the setup Job's key request, and the OpenSearch switch by the real kubectl", async () => {
+  const readme = readFileSync(join(root, '..', 'README.md'), 'utf8');
+  const ds = find('DaemonSet', 'kubearmor-shipper');
+  assert.deepEqual(references(ds.spec.template.spec), {
+    secrets: ['elasticsearch-ca', 'kubearmor-shipper-elasticsearch'],
+    configMaps: ['kubearmor-shipper'],
+  });
+  const env = ds.spec.template.spec.containers[0].env as Obj[];
+  assert.deepEqual(env.find((e) => e.name === 'ES_API_KEY')?.valueFrom.secretKeyRef.key, 'apiKey');
+  assert.ok(readme.includes('--from-literal=apiKey='), 'the README names the key the DaemonSet reads');
+  const request = JSON.parse(
+    readFileSync(
+      join(root, '..', 'assets', 'kubernetes', 'own-cluster', 'shipper-api-key-request.json'),
+      'utf8',
+    ),
+  );
+  assert.deepEqual(request, {
+    name: 'kubearmor-shipper',
+    role_descriptors: shipperRoleDescriptors('kubearmor'),
+  });
+
+  // OpenSearch: the README's `set env`, by the real kubectl, on a DaemonSet in the real API server
+  // (a namespace of its own: `npm test` runs this file on two Node versions at once).
+  const switchCommand = [
+    'set',
+    'env',
+    'daemonset/kubearmor-shipper',
+    'ES_API_KEY-',
+    '--from=secret/kubearmor-shipper-opensearch',
+  ];
+  assert.ok(
+    readme.includes(`kubectl -n kubearmor-logging ${switchCommand.join(' ')}`),
+    'the README says it so',
+  );
+  const kc = adminConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const namespace = `kal-own-${randomBytes(3).toString('hex')}`;
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  try {
+    await applyManifest(kc, join(root, 'shipper', 'daemonset.yaml'), undefined, ['DaemonSet'], namespace);
+    await core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: 'kubearmor-shipper-opensearch' },
+        stringData: { ES_USERNAME: 'shipper', ES_PASSWORD: 'not-a-real-one' },
+      },
+    });
+    await kubectl('-n', namespace, ...switchCommand);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const after = (await apps.readNamespacedDaemonSet({ name: 'kubearmor-shipper', namespace })) as Obj;
+    const spec = after.spec.template.spec;
+    assert.deepEqual(references(spec), {
+      secrets: ['elasticsearch-ca', 'kubearmor-shipper-opensearch'],
+      configMaps: ['kubearmor-shipper'],
+    });
+    const byName = new Map((spec.containers[0].env as Obj[]).map((e) => [e.name, e]));
+    assert.equal(byName.has('ES_API_KEY'), false);
+    for (const name of ['ES_USERNAME', 'ES_PASSWORD']) {
+      const ref = byName.get(name)?.valueFrom?.secretKeyRef;
+      assert.equal(ref?.name, 'kubearmor-shipper-opensearch', name);
+      assert.equal(ref?.key, name);
+    }
+    assert.ok(byName.has('NODE_NAME'), 'the rest kept');
+  } finally {
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  }
 });
