@@ -496,7 +496,7 @@ test("the shipper into a cluster you already run (README): exactly the Secrets i
     configMaps: ['kubearmor-shipper'],
   });
   const env = ds.spec.template.spec.containers[0].env as Obj[];
-  assert.deepEqual(env.find((e) => e.name === 'ES_API_KEY')?.valueFrom.secretKeyRef.key, 'apiKey');
+  assert.equal(env.find((e) => e.name === 'ES_API_KEY')?.valueFrom.secretKeyRef.key, 'apiKey');
   assert.ok(readme.includes('--from-literal=apiKey='), 'the README names the key the DaemonSet reads');
   const request = JSON.parse(
     readFileSync(
