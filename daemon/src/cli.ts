@@ -109,6 +109,8 @@ const CONFIG_OPTIONS = {
 } as const;
 
 class UsageError extends Error {}
+/** `--print-config` was given: the configuration is printed, and the command goes no further. */
+class ConfigPrinted extends Error {}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -143,6 +145,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
+    if (err instanceof ConfigPrinted) return 0;
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return 2;
@@ -196,13 +199,19 @@ async function loadConfig(flags: ConfigFlags): Promise<ShipperConfig> {
   if (flags['no-http'] === true) http.enabled = false;
   if (Object.keys(es).length > 0) fromFlags.elasticsearch = es;
   if (Object.keys(http).length > 0) fromFlags.http = http;
-  return validateConfig(mergeConfig(fromFile, configFromEnv(process.env), fromFlags));
+  const config = validateConfig(mergeConfig(fromFile, configFromEnv(process.env), fromFlags));
+  // Here, for every command that takes the configuration: none goes on to act (a `prune` that
+  // deleted) once asked only to print it.
+  if (flags['print-config'] === true) {
+    await printConfig(config);
+    throw new ConfigPrinted();
+  }
+  return config;
 }
 
-async function printConfig(config: ShipperConfig): Promise<number> {
+async function printConfig(config: ShipperConfig): Promise<void> {
   const { stringify: toYaml } = await import('yaml');
   process.stdout.write(toYaml(redactConfig(config)));
-  return 0;
 }
 
 /** AbortController fired by SIGTERM or SIGINT; `release` removes the handlers. */
@@ -232,7 +241,6 @@ async function runCommand(args: readonly string[]): Promise<number> {
     },
   });
   const config = await loadConfig(values);
-  if (values['print-config']) return printConfig(config);
   await mkdir(config.checkpointDir, { recursive: true });
   if (values['dry-run']) return dryRun(config, values.once);
 
@@ -369,7 +377,6 @@ async function checkPrivileges(
 async function setupCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
-  if (values['print-config']) return printConfig(config);
   const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
   try {
     const result = await installTemplates(es, {
@@ -430,7 +437,6 @@ async function checkpointState(dir: string): Promise<string> {
 async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
-  if (values['print-config']) return printConfig(config);
   process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
   process.stdout.write(
     `shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}, gzip: ${config.elasticsearch.compression ? gzipEncoding() : 'off'}\n`,
@@ -505,8 +511,6 @@ async function pruneCommand(args: readonly string[]): Promise<number> {
     },
   });
   const config = await loadConfig(values);
-  // Before anything reaches the cluster: `prune --print-config` must never delete.
-  if (values['print-config']) return printConfig(config);
   let days = config.elasticsearch.retentionDays;
   if (values['older-than'] !== undefined) {
     const m = /^(\d+)d$/.exec(values['older-than']);
