@@ -110,19 +110,18 @@ test('apply -R -f meets the Namespace first; Kustomization lists every manifest;
       .sort(),
   );
   assert.equal(kustomization.resources[0], '00-namespace.yaml');
-  const tags = new Map<string, string>(kustomization.images.map((i: Obj) => [i.name, i.newTag]));
-  for (const { where, spec } of podSpecs()) {
-    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-      const [name, tag] = (c.image as string).split(':');
-      assert.ok(tags.has(name as string), `${where}: ${c.image} not in Kustomization images`);
-      assert.equal(
-        tag,
-        tags.get(name as string),
-        `${where}: ${c.image} differs from the Kustomization's tag`,
-      );
-    }
-  }
+  for (const { where, spec } of podSpecs()) assertKustomizationImages(where, spec, kustomization);
 });
+
+/** Every image of the pod spec is one the Kustomization sets, with its tag. */
+function assertKustomizationImages(where: string, spec: Obj, kustomization: Obj): void {
+  const tags = new Map<string, string>(kustomization.images.map((i: Obj) => [i.name, i.newTag]));
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const [name, tag] = (c.image as string).split(':');
+    assert.ok(tags.has(name as string), `${where}: ${c.image} not in Kustomization images`);
+    assert.equal(tag, tags.get(name as string), `${where}: ${c.image} differs from the Kustomization's tag`);
+  }
+}
 
 function assertLockedDown(where: string, spec: Obj): void {
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -412,12 +411,10 @@ test("the optional prune CronJob (assets/kubernetes/prune): valid, accepted by t
   assert.equal(spec.automountServiceAccountToken, false, 'no Kubernetes API token');
   const container = spec.containers[0];
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
-  const kustomization = parse(readFileSync(join(root, 'Kustomization'), 'utf8')) as Obj;
-  const [image, tag] = (container.image as string).split(':');
-  assert.equal(
-    tag,
-    kustomization.images.find((i: Obj) => i.name === image)?.newTag,
-    "the Kustomization's shipper tag",
+  assertKustomizationImages(
+    'CronJob kubearmor-shipper-prune',
+    spec,
+    parse(readFileSync(join(root, 'Kustomization'), 'utf8')) as Obj,
   );
   // Its own credentials (the shipper's key may not delete), never inline.
   assert.deepEqual(container.envFrom, [{ secretRef: { name: 'kubearmor-shipper-prune' } }]);
