@@ -45,7 +45,9 @@ export async function waitForKibana(options: ImportOptions): Promise<void> {
       last = `status ${res.status}, ${overall?.level ?? overall?.state ?? 'no overall status'}`;
     } catch (err) {
       if ((err as Error).message.startsWith('Kibana refused')) throw err;
-      last = (err as Error).message;
+      // fetch's own message is only "fetch failed": why (refused, a certificate) is in its cause.
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      last = cause === undefined ? (err as Error).message : `${(err as Error).message}: ${cause}`;
     }
     if (Date.now() >= deadline)
       throw new Error(
