@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util';
 import { savedObjects, toNdjson } from '../../dashboards/saved-objects.js';
 import { CheckpointStore, DRY_RUN_FILE_NAME } from './checkpoint/checkpoint-store.js';
 import { describeOwner, lockHolder } from './checkpoint/directory-lock.js';
+import { CloudIdError, decodeCloudId } from './config/cloud-id.js';
 import {
   ConfigError,
   configFromEnv,
   configFromFile,
   DEFAULT_PATHS,
-  mergeConfig,
+  layerConfig,
   type RawConfig,
   redactConfig,
   type ShipperConfig,
@@ -53,7 +54,7 @@ Usage:
   kubearmor-shipper check [options]            validate the config, reach Elasticsearch, report
   kubearmor-shipper prune --older-than <N>d    delete daily indices older than N days
   kubearmor-shipper generate --out <dir> …     write realistic relay log files (CRI)
-  kubearmor-shipper dashboards import --kibana-url <url> [--space <id>]
+  kubearmor-shipper dashboards import --kibana-url <url> | --cloud-id <id> [--space <id>]
                                                import the Kibana dashboards (auth: $KIBANA_USERNAME
                                                and $KIBANA_PASSWORD, or $KIBANA_API_KEY)
   kubearmor-shipper dashboards export          print the dashboards' NDJSON
@@ -73,6 +74,7 @@ variables, flags. --print-config prints the result, secrets redacted, and exits.
   --index-prefix <p>       indices <p>-alerts-YYYY.MM.DD, … (default kubearmor)    [$SHIPPER_INDEX_PREFIX]
   --max-event-bytes <n>    longer events are truncated and flagged (default 1048576)
   --es-url <url>           Elasticsearch (default http://127.0.0.1:9200)           [$ES_URL]
+  --es-cloud-id <id>       Elastic Cloud's deployment ID, instead of --es-url       [$ES_CLOUD_ID]
   --es-username <u>        basic auth, with $ES_PASSWORD                           [$ES_USERNAME]
   --es-api-key <key>       API key (base64 id:key)                                 [$ES_API_KEY]
   --es-ca-file <pem>       CA of Elasticsearch's certificate                       [$ES_CA_FILE]
@@ -98,6 +100,7 @@ const CONFIG_OPTIONS = {
   'index-prefix': { type: 'string' },
   'max-event-bytes': { type: 'string' },
   'es-url': { type: 'string' },
+  'es-cloud-id': { type: 'string' },
   'es-username': { type: 'string' },
   'es-api-key': { type: 'string' },
   'es-ca-file': { type: 'string' },
@@ -190,6 +193,7 @@ async function loadConfig(flags: ConfigFlags): Promise<ShipperConfig> {
     fromFlags.maxEventBytes = number('max-event-bytes', flags['max-event-bytes']);
   if (flags['log-level'] !== undefined) fromFlags.logLevel = flags['log-level'];
   if (flags['es-url'] !== undefined) es.url = flags['es-url'];
+  if (flags['es-cloud-id'] !== undefined) es.cloudId = flags['es-cloud-id'];
   if (flags['es-username'] !== undefined) es.username = flags['es-username'];
   if (flags['es-api-key'] !== undefined) es.apiKey = flags['es-api-key'];
   if (flags['es-ca-file'] !== undefined) es.caFile = flags['es-ca-file'];
@@ -199,7 +203,7 @@ async function loadConfig(flags: ConfigFlags): Promise<ShipperConfig> {
   if (flags['no-http'] === true) http.enabled = false;
   if (Object.keys(es).length > 0) fromFlags.elasticsearch = es;
   if (Object.keys(http).length > 0) fromFlags.http = http;
-  const config = validateConfig(mergeConfig(fromFile, configFromEnv(process.env), fromFlags));
+  const config = validateConfig(layerConfig(fromFile, configFromEnv(process.env), fromFlags));
   // Here, for every command that takes the configuration: none goes on to act (a `prune` that
   // deleted) once asked only to print it.
   if (flags['print-config'] === true) {
@@ -592,14 +596,14 @@ async function dashboardsCommand(args: readonly string[]): Promise<number> {
     strict: true,
     options: {
       'kibana-url': { type: 'string' },
+      'cloud-id': { type: 'string' },
       space: { type: 'string' },
       username: { type: 'string' },
       file: { type: 'string' },
       'wait-seconds': { type: 'string', default: '300' },
     },
   });
-  const kibanaUrl = (values['kibana-url'] ?? process.env.KIBANA_URL)?.replace(/\/+$/, '');
-  if (kibanaUrl === undefined) throw new UsageError('--kibana-url (or $KIBANA_URL) is required');
+  const kibanaUrl = kibanaUrlOf(values['kibana-url'], values['cloud-id']);
   const username = values.username ?? process.env.KIBANA_USERNAME;
   const password = process.env.KIBANA_PASSWORD;
   const apiKey = process.env.KIBANA_API_KEY;
@@ -635,6 +639,31 @@ async function dashboardsCommand(args: readonly string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/**
+ * Kibana's URL: `--kibana-url` or the Kibana of `--cloud-id`, else `$KIBANA_URL`, else the Kibana
+ * of `$ES_CLOUD_ID` (the shipper's own setting, so one Cloud ID in the environment serves both).
+ */
+function kibanaUrlOf(url: string | undefined, cloudId: string | undefined): string {
+  if (url !== undefined && cloudId !== undefined)
+    throw new UsageError('give --kibana-url or --cloud-id, not both');
+  const given = url ?? (cloudId === undefined ? process.env.KIBANA_URL : undefined);
+  if (given !== undefined) return given.replace(/\/+$/, '');
+  const id = cloudId ?? process.env.ES_CLOUD_ID;
+  const from = cloudId === undefined ? '$ES_CLOUD_ID' : '--cloud-id';
+  if (id === undefined)
+    throw new UsageError('--kibana-url (or $KIBANA_URL) or --cloud-id (or $ES_CLOUD_ID) is required');
+  let kibana: string | undefined;
+  try {
+    kibana = decodeCloudId(id).kibanaUrl;
+  } catch (err) {
+    if (err instanceof CloudIdError) throw new UsageError(`${from} is not a Cloud ID: ${err.message}`);
+    throw err;
+  }
+  if (kibana === undefined)
+    throw new UsageError(`the Cloud ID of ${from} names no Kibana: give --kibana-url`);
+  return kibana;
 }
 
 async function bootstrapCommand(args: readonly string[]): Promise<number> {

@@ -7,6 +7,7 @@ import {
   ConfigError,
   configFromEnv,
   configFromFile,
+  layerConfig,
   mergeConfig,
   redactConfig,
   validateConfig,
@@ -48,6 +49,29 @@ test('file < environment < flags, objects merged key by key', async () => {
   }
 });
 
+test("a Cloud ID gives the URL; it and the URL are one setting, the later source's spelling wins", () => {
+  const cloudId = `prod:${Buffer.from('eu-west-1.aws.found.io$es7$kb7').toString('base64')}`;
+  const fromFile = { elasticsearch: { url: 'https://es-http.kubearmor-logging:9200', replicas: 2 } };
+  const viaEnv = validateConfig(layerConfig(fromFile, configFromEnv({ ES_CLOUD_ID: cloudId }), {}));
+  assert.equal(viaEnv.elasticsearch.url, 'https://es7.eu-west-1.aws.found.io');
+  assert.equal(viaEnv.elasticsearch.cloudId, cloudId);
+  assert.equal(viaEnv.elasticsearch.replicas, 2);
+  // A URL flag over the environment's Cloud ID.
+  const viaFlag = validateConfig(
+    layerConfig(fromFile, configFromEnv({ ES_CLOUD_ID: cloudId }), {
+      elasticsearch: { url: 'https://other:9200' },
+    }),
+  );
+  assert.equal(viaFlag.elasticsearch.url, 'https://other:9200');
+  assert.equal(viaFlag.elasticsearch.cloudId, undefined);
+  // Only the two spellings are layered so: everything else merges as before.
+  assert.deepEqual(layerConfig({ a: 1, elasticsearch: { replicas: 0 } }, { b: 2 }), {
+    a: 1,
+    b: 2,
+    elasticsearch: { replicas: 0 },
+  });
+});
+
 test('errors name the bad key', () => {
   const message = (raw: Record<string, unknown>) => {
     try {
@@ -68,6 +92,17 @@ test('errors name the bad key', () => {
     /username and elasticsearch\.password go together/,
   );
   assert.throws(() => configFromEnv({ ES_TLS_VERIFY: 'maybe' }), /ES_TLS_VERIFY/);
+  assert.match(
+    message({ elasticsearch: { cloudId: 'prod:bm90IGFuIGlk' } }),
+    /elasticsearch\.cloudId: not a Cloud ID: it decodes to fewer than three/,
+  );
+  // Both in one source (here the YAML file): which one was meant cannot be told.
+  const cloudId = Buffer.from('cloud.example$es$kb').toString('base64');
+  for (const raw of [
+    { elasticsearch: { url: 'https://a:9200', cloudId } },
+    layerConfig({ elasticsearch: { url: 'https://a:9200', cloudId } }, {}),
+  ])
+    assert.match(message(raw), /elasticsearch\.url and elasticsearch\.cloudId both name the cluster/);
 });
 
 test('secrets are redacted for printing', () => {

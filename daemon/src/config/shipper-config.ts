@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { CloudIdError, decodeCloudId } from './cloud-id.js';
 
 export const DEFAULT_PATHS = ['/var/log/containers/kubearmor-relay-*.log'];
 
@@ -11,6 +12,8 @@ const positive = z.number().int().positive();
 
 const ElasticsearchSchema = z.strictObject({
   url: z.string().url().default('http://127.0.0.1:9200'),
+  /** Elastic Cloud's deployment ID, instead of `url` (which it then gives). */
+  cloudId: z.string().min(1).optional(),
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
   /** An API key, encoded (base64 of `id:key`) as Elasticsearch returns it. */
@@ -109,6 +112,7 @@ const SECRET_KEYS = new Set(['password', 'apiKey']);
 export const ENVIRONMENT: Record<string, { path: string[]; type: 'string' | 'list' | 'boolean' | 'number' }> =
   {
     ES_URL: { path: ['elasticsearch', 'url'], type: 'string' },
+    ES_CLOUD_ID: { path: ['elasticsearch', 'cloudId'], type: 'string' },
     ES_USERNAME: { path: ['elasticsearch', 'username'], type: 'string' },
     ES_PASSWORD: { path: ['elasticsearch', 'password'], type: 'string' },
     ES_API_KEY: { path: ['elasticsearch', 'apiKey'], type: 'string' },
@@ -195,12 +199,36 @@ export function mergeConfig(...sources: RawConfig[]): RawConfig {
   return out;
 }
 
+/**
+ * The sources merged as mergeConfig does, except that `elasticsearch.url` and `cloudId` are one
+ * setting spelled two ways: the later source's spelling replaces the earlier's (a Cloud ID in the
+ * environment wins over the ConfigMap's URL). One source giving both is an error.
+ */
+export function layerConfig(...sources: RawConfig[]): RawConfig {
+  const merged = mergeConfig(...sources);
+  const last = sources
+    .map((source) => source.elasticsearch)
+    .findLast((es) => isPlainObject(es) && (es.url !== undefined || es.cloudId !== undefined)) as
+    | RawConfig
+    | undefined;
+  // Both in that source: left for validateConfig to refuse.
+  if (last !== undefined && (last.url === undefined) !== (last.cloudId === undefined))
+    delete (merged.elasticsearch as RawConfig)[last.url === undefined ? 'url' : 'cloudId'];
+  return merged;
+}
+
 function isPlainObject(v: unknown): v is RawConfig {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Validates a merged configuration; the error lists every bad key by its dotted name. */
 export function validateConfig(raw: RawConfig): ShipperConfig {
+  const rawEs = isPlainObject(raw.elasticsearch) ? raw.elasticsearch : {};
+  if (rawEs.url !== undefined && rawEs.cloudId !== undefined) {
+    throw new ConfigError(
+      'invalid configuration:\n  elasticsearch.url and elasticsearch.cloudId both name the cluster: give one',
+    );
+  }
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
@@ -215,6 +243,16 @@ export function validateConfig(raw: RawConfig): ShipperConfig {
   }
   const config = result.data;
   const es = config.elasticsearch;
+  if (es.cloudId !== undefined) {
+    try {
+      es.url = decodeCloudId(es.cloudId).elasticsearchUrl;
+    } catch (err) {
+      if (!(err instanceof CloudIdError)) throw err;
+      throw new ConfigError(
+        `invalid configuration:\n  elasticsearch.cloudId: not a Cloud ID: ${err.message}`,
+      );
+    }
+  }
   if ((es.username === undefined) !== (es.password === undefined)) {
     throw new ConfigError(
       'invalid configuration:\n  elasticsearch.username and elasticsearch.password go together',

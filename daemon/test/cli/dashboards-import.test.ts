@@ -1,8 +1,12 @@
 // `dashboards import` against a stand-in that follows Kibana's documented import API.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { NDJSON_PATH } from '../../../dashboards/build.js';
+import { loopbackCertificate, loopbackCloudId } from '../support/cloud-id.js';
 import { startKibanaStandIn } from '../support/kibana-stand-in.js';
 import { runShipper } from '../support/shipper-process.js';
 
@@ -68,5 +72,67 @@ test('errors[] in a 200 answer fail the command; so does a Kibana that never get
     assert.equal(never.imports.length, 0);
   } finally {
     never.server.close();
+  }
+});
+
+test("Kibana from a Cloud ID (--cloud-id, or the shipper's $ES_CLOUD_ID), over verified TLS", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kibana-tls-'));
+  const tls = await loopbackCertificate(dir);
+  const kibana = await startKibanaStandIn({ notReadyFor: 0, tls });
+  const port = Number(new URL(kibana.url).port);
+  // Trusted the way a user trusts a private CA; Elastic Cloud's certificates need nothing.
+  const trust = { NODE_EXTRA_CA_CERTS: tls.certFile, KIBANA_URL: undefined, ES_CLOUD_ID: undefined };
+  try {
+    const cloudId = loopbackCloudId(port, { es: true, kibana: true });
+    const byFlag = await runShipper(['dashboards', 'import', '--cloud-id', cloudId], trust);
+    assert.equal(byFlag.code, 0, byFlag.stderr);
+    assert.match(byFlag.stdout, new RegExp(`5 objects imported into https://127\\.0\\.0\\.1:${port}\n`));
+    const byEnv = await runShipper(['dashboards', 'import'], { ...trust, ES_CLOUD_ID: cloudId });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    assert.equal(kibana.imports.length, 2);
+    assert.deepEqual(kibana.imports[1]?.lines, committed);
+
+    // Not trusted: the certificate is checked.
+    const unverified = await runShipper(
+      ['dashboards', 'import', '--cloud-id', cloudId, '--wait-seconds', '0'],
+      {
+        KIBANA_URL: undefined,
+        ES_CLOUD_ID: undefined,
+      },
+    );
+    assert.equal(unverified.code, 1);
+    assert.match(unverified.stderr, /fetch failed: self[- ]signed certificate/i);
+    assert.equal(kibana.imports.length, 2);
+
+    // $KIBANA_URL is the more particular setting; flags are said twice only by mistake.
+    const named = await runShipper(['dashboards', 'import', '--wait-seconds', '0'], {
+      ...trust,
+      KIBANA_URL: 'http://127.0.0.1:2',
+      ES_CLOUD_ID: cloudId,
+    });
+    assert.equal(named.code, 1);
+    assert.match(
+      named.stderr,
+      /Kibana at http:\/\/127\.0\.0\.1:2 was not ready .*\(fetch failed: connect ECONNREFUSED/,
+    );
+    const both = await runShipper(
+      ['dashboards', 'import', '--cloud-id', cloudId, '--kibana-url', kibana.url],
+      trust,
+    );
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /give --kibana-url or --cloud-id, not both/);
+    const noKibana = await runShipper(
+      ['dashboards', 'import', '--cloud-id', loopbackCloudId(port, { es: true, kibana: false })],
+      trust,
+    );
+    assert.equal(noKibana.code, 2);
+    assert.match(noKibana.stderr, /the Cloud ID of --cloud-id names no Kibana: give --kibana-url/);
+    const garbled = await runShipper(['dashboards', 'import'], { ...trust, ES_CLOUD_ID: 'x:not*base64' });
+    assert.equal(garbled.code, 2);
+    assert.match(garbled.stderr, /\$ES_CLOUD_ID is not a Cloud ID: not base64 after the name/);
+    assert.equal(kibana.imports.length, 2);
+  } finally {
+    kibana.server.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { loopbackCloudId } from '../support/cloud-id.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
 import { startKibanaStandIn } from '../support/kibana-stand-in.js';
 import { adminConfig, applyManifest, createIfAbsent, writeKubeconfig } from '../support/kubernetes.js';
@@ -243,6 +244,20 @@ test('the shipper, with the API key of its Secret, ships over verified TLS exact
     checked.stdout,
     /^privileges: ok \(monitor, manage_index_templates; create_doc, create_index on kubearmor-\*\)$/m,
   );
+  // Elastic Cloud's way to name the cluster: a Cloud ID (here one that leads to this node), as a
+  // flag over the environment's URL.
+  const cloudId = loopbackCloudId(Number(new URL(es.url).port), { es: true, kibana: false });
+  const viaCloudId = await runShipper(['check', '--es-cloud-id', cloudId], {
+    ES_URL: 'https://elasticsearch.invalid:9200',
+    ES_CA_FILE: caFile,
+    ...auth,
+  });
+  assert.equal(viaCloudId.code, 0, viaCloudId.stderr);
+  assert.match(
+    viaCloudId.stdout,
+    new RegExp(`^elasticsearch: https://127\\.0\\.0\\.1:${new URL(es.url).port} cluster `, 'm'),
+  );
+  assert.match(viaCloudId.stdout, /^privileges: ok /m);
   // ...and says what a narrower key lacks (it could not create the next day's index), exit 1.
   const narrow = adminClient();
   const limited = await narrow.security.createApiKey({

@@ -1,7 +1,8 @@
 // A stand-in for Kibana's status and saved-objects import APIs, as documented (Kibana cannot run
 // here): GET /api/status, POST [/s/<space>]/api/saved_objects/_import with multipart field `file`
 // named *.ndjson and a kbn-xsrf header, answering with success, successResults and errors[].
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface ImportRequest {
@@ -17,6 +18,8 @@ export interface StandInOptions {
   notReadyFor: number;
   /** Objects to refuse with a conflict error. */
   conflictIds?: Set<string>;
+  /** Serve HTTPS with this key and certificate (as Elastic Cloud's Kibana does). */
+  tls?: { key: string; cert: string };
 }
 
 export async function startKibanaStandIn(
@@ -24,7 +27,7 @@ export async function startKibanaStandIn(
 ): Promise<{ url: string; imports: ImportRequest[]; server: Server }> {
   const imports: ImportRequest[] = [];
   let statusCalls = 0;
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -92,7 +95,9 @@ export async function startKibanaStandIn(
         warnings: [],
       });
     });
-  });
+  };
+  const server = options.tls === undefined ? createServer(handle) : createTlsServer(options.tls, handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, imports, server };
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  return { url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`, imports, server };
 }
