@@ -181,7 +181,7 @@ test("the DaemonSet's command and the ConfigMap's file are accepted by the CLI (
     assert.equal(container.livenessProbe.httpGet.port, config.http.port);
     assert.equal(container.readinessProbe.httpGet.port, config.http.port);
     for (const p of config.paths) assert.ok(p.startsWith(`${mountOf('varlog')}/`), p);
-    assert.match(config.elasticsearch.url, /^https:\/\/elasticsearch\.kubearmor-logging\.svc:9200$/);
+    assert.deepEqual(config.elasticsearch.url, ['https://elasticsearch.kubearmor-logging.svc:9200']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -73,7 +73,8 @@ variables, flags. --print-config prints the result, secrets redacted, and exits.
   --node-name <name>       this node's name (default: the host name)               [$NODE_NAME]
   --index-prefix <p>       indices <p>-alerts-YYYY.MM.DD, … (default kubearmor)    [$SHIPPER_INDEX_PREFIX]
   --max-event-bytes <n>    longer events are truncated and flagged (default 1048576)
-  --es-url <url>           Elasticsearch (default http://127.0.0.1:9200)           [$ES_URL]
+  --es-url <url>[,<url>…]  Elasticsearch (default http://127.0.0.1:9200); several  [$ES_URL]
+                           nodes of one cluster: the next when one can't be reached
   --es-cloud-id <id>       Elastic Cloud's deployment ID, instead of --es-url       [$ES_CLOUD_ID]
   --es-username <u>        basic auth, with $ES_PASSWORD                           [$ES_USERNAME]
   --es-api-key <key>       API key (base64 id:key)                                 [$ES_API_KEY]
@@ -441,7 +442,7 @@ async function checkpointState(dir: string): Promise<string> {
 async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], strict: true, options: CONFIG_OPTIONS });
   const config = await loadConfig(values);
-  process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url})\n`);
+  process.stdout.write(`config: ok (${config.paths.join(', ')} → ${config.elasticsearch.url.join(', ')})\n`);
   process.stdout.write(
     `shipper: ${VERSION} on Node ${process.versions.node}, line scan: ${LINE_SCAN}, gzip: ${config.elasticsearch.compression ? gzipEncoding() : 'off'}\n`,
   );
@@ -450,7 +451,9 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   process.stdout.write(`files: ${files.length} matched now\n`);
   writeUnreadable(process.stdout, discovery.unreachable());
   process.stdout.write(`checkpoints: ${await checkpointState(config.checkpointDir)}\n`);
-  const es = new ElasticsearchHttp(config.elasticsearch, warnOnStderr);
+  const { reachable, unreachable } = await probeNodes(config);
+  if (reachable === undefined) return 1;
+  const es = new ElasticsearchHttp({ ...config.elasticsearch, url: reachable }, warnOnStderr);
   try {
     const health = (await es.request('GET', '/_cluster/health')) as {
       cluster_name: string;
@@ -466,7 +469,7 @@ async function checkCommand(args: readonly string[]): Promise<number> {
       ...new Set(Object.values(nodes.nodes).flatMap((n) => (n.modules ?? []).map((m) => m.name))),
     ].sort();
     process.stdout.write(
-      `${distribution}: ${config.elasticsearch.url} cluster "${health.cluster_name}" status ${health.status}, ` +
+      `${distribution}: ${reachable} cluster "${health.cluster_name}" status ${health.status}, ` +
         `${health.number_of_nodes} node(s), version ${versions.join(', ')}\n`,
     );
     process.stdout.write(`modules: ${modules.join(', ') || '(none listed)'}\n`);
@@ -493,15 +496,45 @@ async function checkCommand(args: readonly string[]): Promise<number> {
           }
         : await checkPrivileges(es, config.indexPrefix);
     process.stdout.write(`privileges: ${privileges.line}\n`);
-    return privileges.missing ? 1 : 0;
+    // A node the shipper cannot reach is one it cannot go on with.
+    return privileges.missing || unreachable > 0 ? 1 : 0;
   } catch (err) {
-    process.stderr.write(
-      `cannot reach Elasticsearch at ${config.elasticsearch.url}: ${describeError(err)}\n`,
-    );
+    process.stderr.write(`cannot reach Elasticsearch at ${reachable}: ${describeError(err)}\n`);
     return 1;
   } finally {
     es.close();
   }
+}
+
+/**
+ * With several URLs, asks each node on its own, and says which answer; the first that does is the
+ * one `check` goes on with. With one, that one (its errors come with the first real request).
+ */
+async function probeNodes(config: ShipperConfig): Promise<{ reachable?: string; unreachable: number }> {
+  const urls = config.elasticsearch.url;
+  if (urls.length === 1) return { reachable: urls[0] as string, unreachable: 0 };
+  let reachable: string | undefined;
+  let unreachable = 0;
+  for (const url of urls) {
+    const node = new ElasticsearchHttp({ ...config.elasticsearch, url }, warnOnStderr);
+    try {
+      // The node that answers at that URL (not `GET /`: some distributions answer it 405).
+      const local = (await node.request('GET', '/_nodes/_local', {
+        query: { filter_path: 'nodes.*.name,nodes.*.version' },
+      })) as { nodes?: Record<string, { name?: string; version?: string }> };
+      const answered = Object.values(local.nodes ?? {})[0];
+      process.stdout.write(`url: ${url} answers (node "${answered?.name}", version ${answered?.version})\n`);
+      reachable ??= url;
+    } catch (err) {
+      unreachable++;
+      process.stdout.write(`url: ${url} failed: ${describeError(err)}\n`);
+    } finally {
+      node.close();
+    }
+  }
+  if (reachable === undefined)
+    process.stderr.write(`cannot reach Elasticsearch at any of ${urls.join(', ')}\n`);
+  return reachable === undefined ? { unreachable } : { reachable, unreachable };
 }
 
 async function pruneCommand(args: readonly string[]): Promise<number> {

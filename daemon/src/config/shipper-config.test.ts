@@ -38,7 +38,7 @@ test('file < environment < flags, objects merged key by key', async () => {
       mergeConfig(await configFromFile(file), env, { elasticsearch: { url: 'http://flag:9200' } }),
     );
     assert.equal(config.indexPrefix, 'fromfile');
-    assert.equal(config.elasticsearch.url, 'http://flag:9200');
+    assert.deepEqual(config.elasticsearch.url, ['http://flag:9200']);
     assert.equal(config.elasticsearch.replicas, 0);
     assert.equal(config.nodeName, 'node-7');
     assert.deepEqual(config.paths, ['/a/*.log', '/b/*.log']);
@@ -53,7 +53,7 @@ test("a Cloud ID gives the URL; it and the URL are one setting, the later source
   const cloudId = `prod:${Buffer.from('eu-west-1.aws.found.io$es7$kb7').toString('base64')}`;
   const fromFile = { elasticsearch: { url: 'https://es-http.kubearmor-logging:9200', replicas: 2 } };
   const viaEnv = validateConfig(layerConfig(fromFile, configFromEnv({ ES_CLOUD_ID: cloudId }), {}));
-  assert.equal(viaEnv.elasticsearch.url, 'https://es7.eu-west-1.aws.found.io');
+  assert.deepEqual(viaEnv.elasticsearch.url, ['https://es7.eu-west-1.aws.found.io']);
   assert.equal(viaEnv.elasticsearch.cloudId, cloudId);
   assert.equal(viaEnv.elasticsearch.replicas, 2);
   // A URL flag over the environment's Cloud ID.
@@ -62,7 +62,7 @@ test("a Cloud ID gives the URL; it and the URL are one setting, the later source
       elasticsearch: { url: 'https://other:9200' },
     }),
   );
-  assert.equal(viaFlag.elasticsearch.url, 'https://other:9200');
+  assert.deepEqual(viaFlag.elasticsearch.url, ['https://other:9200']);
   assert.equal(viaFlag.elasticsearch.cloudId, undefined);
   // Only the two spellings are layered so: everything else merges as before.
   assert.deepEqual(layerConfig({ a: 1, elasticsearch: { replicas: 0 } }, { b: 2 }), {
@@ -70,6 +70,24 @@ test("a Cloud ID gives the URL; it and the URL are one setting, the later source
     b: 2,
     elasticsearch: { replicas: 0 },
   });
+});
+
+test("several URLs: the cluster's nodes, as a list or with commas", () => {
+  const nodes = ['https://es-0.example:9200', 'https://es-1.example:9200'];
+  assert.deepEqual(validateConfig({}).elasticsearch.url, ['http://127.0.0.1:9200']);
+  assert.deepEqual(validateConfig({ elasticsearch: { url: nodes } }).elasticsearch.url, nodes);
+  const fromEnv = configFromEnv({ ES_URL: 'https://es-0.example:9200, https://es-1.example:9200' });
+  assert.deepEqual(validateConfig(fromEnv).elasticsearch.url, nodes);
+  assert.throws(
+    () => validateConfig({ elasticsearch: { url: [nodes[0], 'es-1:9200'] } }),
+    /elasticsearch\.url\.1: an http:\/\/ or https:\/\/ URL/,
+  );
+  assert.throws(
+    () => validateConfig({ elasticsearch: { url: 'not a url' } }),
+    /elasticsearch\.url\.0: Invalid URL/,
+  );
+  assert.throws(() => validateConfig({ elasticsearch: { url: [] } }), /elasticsearch\.url: Too small/);
+  assert.throws(() => validateConfig({ elasticsearch: { url: ' , ' } }), /elasticsearch\.url: Too small/);
 });
 
 test('errors name the bad key', () => {

@@ -9,9 +9,20 @@ import { CloudIdError, decodeCloudId } from './cloud-id.js';
 export const DEFAULT_PATHS = ['/var/log/containers/kubearmor-relay-*.log'];
 
 const positive = z.number().int().positive();
+// `es-0:9200` is a URL too (of the scheme `es-0`): only what the shipper can talk to passes.
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'an http:// or https:// URL');
 
 const ElasticsearchSchema = z.strictObject({
-  url: z.string().url().default('http://127.0.0.1:9200'),
+  /**
+   * One URL, or several (a list, or commas): the cluster's nodes, tried in turn when the one in
+   * use cannot be reached. Always a list once validated.
+   */
+  url: z
+    .preprocess((v) => (typeof v === 'string' ? splitList(v) : v), z.array(httpUrl).min(1))
+    .default(['http://127.0.0.1:9200']),
   /** Elastic Cloud's deployment ID, instead of `url` (which it then gives). */
   cloudId: z.string().min(1).optional(),
   username: z.string().min(1).optional(),
@@ -245,7 +256,7 @@ export function validateConfig(raw: RawConfig): ShipperConfig {
   const es = config.elasticsearch;
   if (es.cloudId !== undefined) {
     try {
-      es.url = decodeCloudId(es.cloudId).elasticsearchUrl;
+      es.url = [decodeCloudId(es.cloudId).elasticsearchUrl];
     } catch (err) {
       if (!(err instanceof CloudIdError)) throw err;
       throw new ConfigError(

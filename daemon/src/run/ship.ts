@@ -140,8 +140,11 @@ async function shipLocked(
     logger.warn({ path: store.path, status: loaded.status }, 'checkpoint file problem: treated as empty');
   }
 
-  const client = new ElasticsearchHttp(config.elasticsearch, (warning) =>
-    logger.warn({ warning }, 'Elasticsearch warns (a deprecation: a later version may refuse this call)'),
+  const client = new ElasticsearchHttp(
+    config.elasticsearch,
+    (warning) =>
+      logger.warn({ warning }, 'Elasticsearch warns (a deprecation: a later version may refuse this call)'),
+    (change) => logger.warn(change, 'Elasticsearch node cannot serve: going on with the next URL'),
   );
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   // Below this the budget, not maxInFlight, limits the requests in flight.

@@ -80,3 +80,69 @@ test('each distinct Warning header Elasticsearch sends is reported once', async 
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('several URLs: after a node cannot be reached (or answers 502/503/504), the next one; 429 stays', async () => {
+  const { createServer: createHttpServer } = await import('node:http');
+  const answers: Record<string, number> = { a: 200, b: 200 };
+  const seen: string[] = [];
+  const node = (name: string) =>
+    createHttpServer((req, res) => {
+      seen.push(`${name}${req.url}`);
+      res.writeHead(answers[name] as number, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ name }));
+    });
+  const a = node('a');
+  const b = node('b');
+  const listen = async (s: ReturnType<typeof node>) => {
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
+  const urlA = await listen(a);
+  const urlB = await listen(b);
+  // A port nothing listens on: bound, then closed.
+  const closed = createHttpServer();
+  const down = await listen(closed);
+  await new Promise((resolve) => closed.close(resolve));
+  const moves: string[] = [];
+  const es = new ElasticsearchHttp(
+    { url: [down, urlA, urlB], tlsVerify: true, requestTimeoutMs: 5000 },
+    undefined,
+    ({ from, to, reason }) => moves.push(`${from} → ${to}: ${reason.split(' ')[0]}`),
+  );
+  const outcome = (p: Promise<unknown>) =>
+    p.then(
+      () => 'answered',
+      (e: { name: string; meta?: { statusCode: number } }) => e.meta?.statusCode ?? e.name,
+    );
+  try {
+    // Two in flight to the node that is down fail together, and move on once: to a, not past it.
+    assert.deepEqual(
+      await Promise.all([outcome(es.request('GET', '/1')), outcome(es.request('GET', '/2'))]),
+      ['ConnectionError', 'ConnectionError'],
+    );
+    assert.deepEqual(await es.request('GET', '/3'), { name: 'a' });
+    assert.equal(es.url, `${urlA}/`);
+    // Elasticsearch's own pressure is the cluster's: the same node again.
+    answers.a = 429;
+    assert.equal(await outcome(es.request('GET', '/4')), 429);
+    answers.a = 503;
+    assert.equal(await outcome(es.request('GET', '/5')), 503);
+    assert.deepEqual(await es.request('GET', '/6'), { name: 'b' });
+    // Past the last, the first again: it may be back.
+    answers.b = 502;
+    assert.equal(await outcome(es.request('GET', '/7')), 502);
+    assert.equal(await outcome(es.request('GET', '/8')), 'ConnectionError');
+    answers.a = 200;
+    assert.deepEqual(await es.request('GET', '/9'), { name: 'a' });
+    assert.deepEqual(seen, ['a/3', 'a/4', 'a/5', 'b/6', 'b/7', 'a/9']);
+    assert.deepEqual(moves, [
+      `${down}/ → ${urlA}/: connect`,
+      `${urlA}/ → ${urlB}/: HTTP`,
+      `${urlB}/ → ${down}/: HTTP`,
+      `${down}/ → ${urlA}/: connect`,
+    ]);
+  } finally {
+    es.close();
+    await Promise.all([a, b].map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+});

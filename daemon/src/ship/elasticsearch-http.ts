@@ -39,7 +39,8 @@ export class TimeoutError extends Error {
 
 /** Where and how to connect (the configuration's `elasticsearch` section fits). */
 export interface ElasticsearchConnection {
-  url: string;
+  /** One URL, or the cluster's nodes to go on with when one cannot be reached. */
+  url: string | readonly string[];
   username?: string | undefined;
   password?: string | undefined;
   apiKey?: string | undefined;
@@ -50,10 +51,25 @@ export interface ElasticsearchConnection {
   requestTimeoutMs: number;
 }
 
+/** One node's address, with a connection pool of its own. */
+interface Endpoint {
+  readonly url: URL;
+  /** The URL's path without its last slash: requests' paths go after it (a proxy's prefix). */
+  readonly base: string;
+  readonly agent: HttpAgent;
+  readonly send: typeof httpRequest;
+}
+
+/**
+ * Answers that say the node (or a proxy in front of it) cannot serve now, not that the cluster
+ * refused: the next request goes to the next URL. 429 is the cluster's own pressure, and stays.
+ */
+const NODE_UNAVAILABLE: ReadonlySet<number> = new Set([502, 503, 504]);
+
 export class ElasticsearchHttp implements ElasticsearchRequester {
-  private readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  private readonly endpoints: readonly Endpoint[];
+  /** Requests go to this endpoint until one fails to reach it. */
+  private current = 0;
   private readonly authorization: string | undefined;
 
   /** Warnings already reported (Elasticsearch repeats one on every call that earns it). */
@@ -61,30 +77,35 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
 
   /**
    * `onWarning` hears each distinct `Warning` header once (a deprecation: what the next major
-   * will refuse), at most 100 of them.
+   * will refuse), at most 100 of them. With several URLs, `onNodeChange` hears each move to the
+   * next one (a node lost is worth a line in the log, not only a retry).
    */
   constructor(
     private readonly es: ElasticsearchConnection,
     private readonly onWarning?: (warning: string) => void,
+    private readonly onNodeChange?: (change: { from: string; to: string; reason: string }) => void,
   ) {
-    this.url = new URL(es.url);
-    const tls = this.url.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
-    this.agent = tls
-      ? new HttpsAgent({
-          ...agentOptions,
-          rejectUnauthorized: es.tlsVerify,
-          ...(es.ca !== undefined
-            ? { ca: es.ca }
-            : es.caFile !== undefined
-              ? { ca: readFileSync(es.caFile) }
-              : {}),
-        })
-      : new HttpAgent(agentOptions);
-    this.send = tls ? httpsRequest : httpRequest;
+    const urls = typeof es.url === 'string' ? [es.url] : es.url;
+    if (urls.length === 0) throw new Error('no Elasticsearch URL');
+    // Read once for every endpoint.
+    const ca = es.ca ?? (es.caFile !== undefined ? readFileSync(es.caFile) : undefined);
+    this.endpoints = urls.map((u) => endpoint(new URL(u), es.tlsVerify, ca));
     if (es.apiKey !== undefined) this.authorization = `ApiKey ${es.apiKey}`;
     else if (es.username !== undefined && es.password !== undefined)
       this.authorization = `Basic ${Buffer.from(`${es.username}:${es.password}`).toString('base64')}`;
+  }
+
+  /** Where requests go now. */
+  get url(): string {
+    return (this.endpoints[this.current] as Endpoint).url.href;
+  }
+
+  /** After a request to endpoint `index` could not be served there: the next one, once. */
+  private failedAt(index: number, reason: string): void {
+    // Requests in flight to the same node fail together: only the first of them moves on.
+    if (this.current !== index || this.endpoints.length === 1) return;
+    this.current = (index + 1) % this.endpoints.length;
+    this.onNodeChange?.({ from: (this.endpoints[index] as Endpoint).url.href, to: this.url, reason });
   }
 
   request(
@@ -96,7 +117,8 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
       headers?: Record<string, string>;
     } = {},
   ): Promise<unknown> {
-    const base = this.url.pathname.replace(/\/+$/, '');
+    const index = this.current;
+    const { url, base, agent, send } = this.endpoints[index] as Endpoint;
     const query = options.query === undefined ? '' : `?${new URLSearchParams(options.query).toString()}`;
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (this.authorization !== undefined) headers.authorization = this.authorization;
@@ -122,15 +144,15 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
       };
       const resolve = (value: unknown) => settle(() => settleResolve(value));
       const reject = (err: unknown) => settle(() => settleReject(err));
-      const req = this.send(
+      const req = send(
         {
-          protocol: this.url.protocol,
-          hostname: this.url.hostname,
-          port: this.url.port,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: url.port,
           path: `${base}${path}${query}`,
           method,
           headers,
-          agent: this.agent,
+          agent,
           timeout: this.es.requestTimeoutMs,
         },
         (res: IncomingMessage) => {
@@ -150,14 +172,21 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
             }
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) resolve(parsed);
-            else reject(new ResponseError({ statusCode: status, body: parsed }));
+            else {
+              if (NODE_UNAVAILABLE.has(status)) this.failedAt(index, `HTTP ${status}`);
+              reject(new ResponseError({ statusCode: status, body: parsed }));
+            }
           });
         },
       );
       req.on('finish', release);
       req.on('close', release);
       req.on('timeout', () => req.destroy(new TimeoutError(`no answer in ${this.es.requestTimeoutMs} ms`)));
-      req.on('error', (err) => reject(err instanceof TimeoutError ? err : new ConnectionError(err.message)));
+      req.on('error', (err) => {
+        const failure = err instanceof TimeoutError ? err : new ConnectionError(err.message);
+        this.failedAt(index, failure.message);
+        reject(failure);
+      });
       req.end(body);
     });
   }
@@ -171,8 +200,25 @@ export class ElasticsearchHttp implements ElasticsearchRequester {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const e of this.endpoints) e.agent.destroy();
   }
+}
+
+function endpoint(url: URL, tlsVerify: boolean, ca: string | Buffer | undefined): Endpoint {
+  const tls = url.protocol === 'https:';
+  const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
+  return {
+    url,
+    base: url.pathname.replace(/\/+$/, ''),
+    agent: tls
+      ? new HttpsAgent({
+          ...agentOptions,
+          rejectUnauthorized: tlsVerify,
+          ...(ca !== undefined ? { ca } : {}),
+        })
+      : new HttpAgent(agentOptions),
+    send: tls ? httpsRequest : httpRequest,
+  };
 }
 
 /** A short description of a client error for logs. */

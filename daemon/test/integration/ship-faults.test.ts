@@ -1,6 +1,7 @@
 // Item-level 429s, a request-level 429 and mapping rejections on chosen documents, injected by a
 // proxy in front of the real Elasticsearch: retried items get in, rejected ones are dead-lettered,
-// and the result is still exact. And a proxy's limit on request bodies (413).
+// and the result is still exact. And a proxy's limit on request bodies (413), and a node lost
+// mid-run when the shipper has the cluster's other nodes' URLs too.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,9 +9,16 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
-import { cleanUp, countsByKind, testClient, testEsUrl, uniquePrefix } from '../support/elasticsearch.js';
+import {
+  cleanUp,
+  countsByKind,
+  linesIndexedTwice,
+  testClient,
+  testEsUrl,
+  uniquePrefix,
+} from '../support/elasticsearch.js';
 import { type FaultStats, startFaultProxy } from '../support/fault-proxy.js';
-import { runShipper, shipArgs, stoppedSummary } from '../support/shipper-process.js';
+import { logLines, runShipper, shipArgs, startShipper, stoppedSummary } from '../support/shipper-process.js';
 
 let client: Client;
 let corpus: Corpus;
@@ -127,6 +135,63 @@ test('a proxy in front that refuses bodies over 256 KiB (413, like nginx): batch
     assert.deepEqual([letter.error.status, letter.error.type], [413, 'request_entity_too_large']);
     assert.equal(letter.log.file.path, big);
   } finally {
+    await cleanUp(client, own);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('several URLs: the node in use goes away after indexing a request, its answer lost; the shipper goes on with the next URL, exact', async () => {
+  const own = uniquePrefix('faults-urls');
+  const dir = await mkdtemp(join(tmpdir(), 'ship-faults-urls-'));
+  // Small batches: the node goes while most of the corpus is still to be sent.
+  const config = join(dir, 'shipper.yaml');
+  await writeFile(config, 'batch:\n  maxDocs: 200\nretry:\n  initialMs: 50\n  maxMs: 500\n');
+  const proxy = await startFaultProxy(testEsUrl(), {
+    rejectRequests: new Set(),
+    throttleEvery: Number.MAX_SAFE_INTEGER,
+    breakEvery: Number.MAX_SAFE_INTEGER,
+    dieAtRequest: 4,
+  });
+  try {
+    const running = startShipper(
+      [
+        'run',
+        '--once',
+        '--config',
+        config,
+        ...shipArgs({
+          paths: corpus.glob,
+          checkpointDir: join(dir, 'checkpoints'),
+          // The proxy is the first node; the real one, reached directly, the second.
+          esUrl: `${proxy.url},${testEsUrl()}`,
+          prefix: own,
+        }),
+        '--no-http',
+      ],
+      { SHIPPER_LOG_LEVEL: 'info' },
+    );
+    // Without the next URL it would retry the gone node without end: stopped, and the test fails.
+    const stuck = setTimeout(() => running.child.kill('SIGKILL'), 60_000);
+    const run = await running.done;
+    clearTimeout(stuck);
+    assert.equal(run.code, 0, `${run.signal ?? ''} ${run.stderr}${run.stdout.slice(-1500)}`);
+    // Four answered; the fifth, and with two in flight maybe a sixth, taken when it went.
+    assert.ok([5, 6].includes(proxy.stats.requests), `${proxy.stats.requests} bulk requests at the proxy`);
+    assert.equal(proxy.server.listening, false);
+    // Said once in the log, whichever of the requests in flight failed first.
+    const moves = logLines(run.stdout).filter((l) => l.msg.startsWith('Elasticsearch node cannot serve'));
+    assert.deepEqual(
+      moves.map((l) => [l.from, l.to]),
+      [[`${proxy.url}/`, `${testEsUrl()}/`]],
+    );
+    const { documents } = stoppedSummary(run.stdout);
+    // The lost answer's documents were indexed: sent again to the other node, they are there (409).
+    assert.ok((documents.already_present ?? 0) > 0, JSON.stringify(documents));
+    assert.equal((documents.indexed ?? 0) + (documents.already_present ?? 0), corpus.total);
+    assert.deepEqual(await countsByKind(client, own), corpus.byKind);
+    assert.deepEqual(await linesIndexedTwice(client, own), []);
+  } finally {
+    if (proxy.server.listening) await new Promise((resolve) => proxy.server.close(resolve));
     await cleanUp(client, own);
     await rm(dir, { recursive: true, force: true });
   }

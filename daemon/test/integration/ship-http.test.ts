@@ -86,7 +86,7 @@ test('--print-config shows the merged configuration without secrets', async () =
     ES_URL: 'https://es.example:9200',
   });
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /url: https:\/\/es\.example:9200/);
+  assert.match(run.stdout, /url:\n\s+- https:\/\/es\.example:9200\n/);
   assert.match(run.stdout, /maxDocs: 99/);
   assert.match(run.stdout, /password: "?\[redacted\]"?/);
   assert.ok(!run.stdout.includes('hunter2'));
@@ -97,7 +97,7 @@ test('--print-config shows the merged configuration without secrets', async () =
       ES_URL: 'http://127.0.0.1:9',
     });
     assert.equal(printed.code, 0, `${command}: ${printed.stderr}`);
-    assert.match(printed.stdout, /url: http:\/\/127\.0\.0\.1:9\n/, command);
+    assert.match(printed.stdout, /url:\n\s+- http:\/\/127\.0\.0\.1:9\n/, command);
     assert.doesNotMatch(printed.stdout, /^(deleted|kept|no \S+ index is past|config: ok)/m, command);
   }
   const bad = await runShipper(['run', '--config', file, '--print-config'], { ES_TLS_VERIFY: 'sometimes' });
@@ -173,4 +173,27 @@ test('check, setup and prune against the real Elasticsearch', async () => {
   const unreachable = await runShipper(['check', '--es-url', 'http://127.0.0.1:9']);
   assert.equal(unreachable.code, 1);
   assert.match(unreachable.stderr, /cannot reach Elasticsearch/);
+  // Several URLs: each node is asked on its own; one that does not answer fails the check, and the
+  // cluster is checked through the first that does.
+  const nodes = await runShipper([
+    'check',
+    '--es-url',
+    `http://127.0.0.1:9,${testEsUrl()}`,
+    '--index-prefix',
+    prefix,
+  ]);
+  assert.equal(nodes.code, 1, nodes.stderr);
+  assert.match(nodes.stdout, /^url: http:\/\/127\.0\.0\.1:9 failed: ConnectionError: connect ECONNREFUSED/m);
+  const answered = new RegExp(`^url: ${testEsUrl()} answers \\(node "[^"]+", version (\\S+)\\)$`, 'm').exec(
+    nodes.stdout,
+  );
+  assert.match(answered?.[1] ?? nodes.stdout, expectedEsVersion());
+  assert.match(nodes.stdout, new RegExp(`^elasticsearch: ${testEsUrl()} cluster `, 'm'));
+  assert.match(nodes.stdout, new RegExp(`templates: .*${prefix}-deadletter`));
+  const none = await runShipper(['check', '--es-url', 'http://127.0.0.1:9,http://127.0.0.1:19']);
+  assert.equal(none.code, 1);
+  assert.match(
+    none.stderr,
+    /cannot reach Elasticsearch at any of http:\/\/127\.0\.0\.1:9, http:\/\/127\.0\.0\.1:19/,
+  );
 });

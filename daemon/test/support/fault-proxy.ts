@@ -2,7 +2,8 @@
 // not do on demand: item-level 429s on chosen documents (those items are not forwarded, so only a
 // retry can index them), a request-level 429, and a mapping-breaking change to chosen documents
 // (which the real Elasticsearch then rejects); and, like nginx in front of a cluster, a limit on
-// request bodies (413). Everything else passes through untouched.
+// request bodies (413); and a node that goes away after indexing a request, its answer lost.
+// Everything else passes through untouched.
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -16,6 +17,12 @@ export interface FaultPlan {
   breakEvery: number;
   /** Answer 413 to any request whose body (as sent) is larger, without forwarding it. */
   maxBodyBytes?: number;
+  /**
+   * Forward bulk request number n (0-based) and, once Elasticsearch has answered it, drop the
+   * connection without the answer and stop listening: a node gone after indexing, whose
+   * acknowledgement is lost.
+   */
+  dieAtRequest?: number;
 }
 
 export interface FaultStats {
@@ -51,8 +58,9 @@ export async function startFaultProxy(
       delete headers['accept-encoding'];
       const isBulk = req.method === 'POST' && (req.url ?? '').split('?')[0]?.endsWith('/_bulk');
       const injected = new Map<number, object>();
+      let n = -1;
       if (isBulk) {
-        const n = stats.requests++;
+        n = stats.requests++;
         if (plan.rejectRequests.has(n)) {
           res.writeHead(429, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
           res.end('{"error":{"type":"es_rejected_execution_exception","reason":"injected"},"status":429}');
@@ -102,6 +110,12 @@ export async function startFaultProxy(
           const parts: Buffer[] = [];
           up.on('data', (c: Buffer) => parts.push(c));
           up.on('end', () => {
+            if (isBulk && n === plan.dieAtRequest) {
+              res.destroy();
+              server.close();
+              server.closeAllConnections();
+              return;
+            }
             let text = Buffer.concat(parts).toString('utf8');
             const resHeaders = { ...up.headers };
             if (isBulk && injected.size > 0 && (up.statusCode ?? 0) < 300) {
