@@ -17,7 +17,12 @@ import {
   validateConfig,
 } from './config/shipper-config.js';
 import { importSavedObjects } from './dashboards/kibana-import.js';
-import { FileDiscovery, type UnreachablePath, unreadableHint } from './discover/file-discovery.js';
+import {
+  type DiscoveredFile,
+  FileDiscovery,
+  type UnreachablePath,
+  unreadableHint,
+} from './discover/file-discovery.js';
 import { generateRelayLogs } from './generate/kubelet-log-writer.js';
 import { bootstrap } from './install/bootstrap.js';
 import { kubernetesSecretStore } from './install/kubernetes-secrets.js';
@@ -26,6 +31,7 @@ import { Counters } from './metrics/counters.js';
 import { LINE_SCAN } from './parse/kubearmor-record.js';
 import { DryRunOutput } from './run/dry-run-output.js';
 import { type ProgressSnapshot, ship } from './run/ship.js';
+import { describeRelayLog, isRelayLog, summarizeRelayLog } from './run/silent-relay.js';
 import { formatSummary } from './run/summary.js';
 import { tailFollow } from './run/tail-follow.js';
 import { tailOnce } from './run/tail-once.js';
@@ -88,6 +94,7 @@ variables, flags. --print-config prints the result, secrets redacted, and exits.
 
 prune:    --older-than <N>d (default: elasticsearch.retentionDays), --dry-run lists only
 generate: --out <dir> [--lines N] [--seed N] [--rotate-bytes N] [--max-files N] [--start <time>]
+          [--relay-stdout off]: a relay as KubeArmor installs it, printing only its own log
 `;
 
 const CONFIG_OPTIONS = {
@@ -448,8 +455,12 @@ async function checkCommand(args: readonly string[]): Promise<number> {
   );
   const discovery = new FileDiscovery(config.paths, config.exclude);
   const files = await discovery.scan();
-  process.stdout.write(`files: ${files.length} matched now\n`);
+  const relayGlob = config.paths.some((p) => p.includes('kubearmor-relay'));
+  process.stdout.write(
+    `files: ${files.length} matched now${files.length === 0 && relayGlob ? NO_FILES_HINT : ''}\n`,
+  );
   writeUnreadable(process.stdout, discovery.unreachable());
+  await writeRelayLogs(files);
   process.stdout.write(`checkpoints: ${await checkpointState(config.checkpointDir)}\n`);
   const { reachable, unreachable } = await probeNodes(config);
   if (reachable === undefined) return 1;
@@ -503,6 +514,21 @@ async function checkCommand(args: readonly string[]): Promise<number> {
     return 1;
   } finally {
     es.close();
+  }
+}
+
+// The relay is a Deployment of one pod: its log is on one node, and the other nodes' shippers have nothing to read.
+const NO_FILES_HINT =
+  ' (the relay runs as one pod: its log is only on its node, `kubectl -n kubearmor get pods -l kubearmor-app=kubearmor-relay -o wide`)';
+
+/** What the end of each matched relay log holds (the first ten): events, or only the relay's own lines. */
+async function writeRelayLogs(files: readonly DiscoveredFile[]): Promise<void> {
+  for (const f of files.filter((file) => isRelayLog(file.path, file.realPath)).slice(0, 10)) {
+    const line = await summarizeRelayLog(f.realPath).then(
+      (summary) => describeRelayLog(f.path, summary),
+      (err: unknown) => `relay log: ${f.path}: cannot be read (${describeError(err)})`,
+    );
+    process.stdout.write(`${line}\n`);
   }
 }
 
@@ -585,9 +611,13 @@ async function generateCommand(args: readonly string[]): Promise<number> {
       'rotate-bytes': { type: 'string' },
       'max-files': { type: 'string' },
       start: { type: 'string' },
+      'relay-stdout': { type: 'string', default: 'on' },
     },
   });
   if (values.out === undefined) throw new UsageError('--out is required');
+  const relayStdout = values['relay-stdout'];
+  if (relayStdout !== 'on' && relayStdout !== 'off')
+    throw new UsageError(`--relay-stdout is on or off, not "${relayStdout}"`);
   const start = values.start === undefined ? Date.now() - 3600_000 : Date.parse(values.start);
   if (Number.isNaN(start)) throw new UsageError(`--start is not a time: ${values.start}`);
   const positive = (name: string, value: string | undefined, fallback: number) => {
@@ -605,6 +635,7 @@ async function generateCommand(args: readonly string[]): Promise<number> {
       values['rotate-bytes'] === undefined ? undefined : positive('rotate-bytes', values['rotate-bytes'], 1),
     maxFiles: positive('max-files', values['max-files'], 5),
     startMs: start,
+    relayStdout: relayStdout === 'on',
   });
   const c = result.counts;
   const deleted = result.deleted.alert + result.deleted.log + result.deleted.message + result.deleted.relay;

@@ -38,6 +38,11 @@ export interface GenerateOptions {
    * `0.log` links to, rotated docker's way (`.1`, then `.2.gz`, …: every rotated file moves up).
    */
   runtime?: 'cri' | 'docker';
+  /**
+   * False: a relay left as KubeArmor installs it (ENABLE_STDOUT_* off), which writes only its own
+   * log lines, on stderr, seconds apart.
+   */
+  relayStdout?: boolean;
 }
 
 export type KindCounts = Record<GeneratedKind, number>;
@@ -130,6 +135,7 @@ export class KubeletLogWriter {
   constructor(private readonly options: Omit<GenerateOptions, 'records'>) {
     this.rnd = new Random(options.seed + 1);
     this.factory = new RelayRecordFactory(options.seed);
+    this.factory.stdoutEvents = options.relayStdout ?? true;
     this.splitBytes = options.splitBytes ?? 16 * 1024;
     this.clock = options.startMs;
     const rnd = this.rnd;
@@ -168,7 +174,7 @@ export class KubeletLogWriter {
       pendingBytes = 0;
     };
     for (let i = 0; i < records; i++) {
-      this.clock += rnd.int(0, 20);
+      this.clock += this.factory.stdoutEvents ? rnd.int(0, 20) : rnd.int(1000, 30_000);
       const line = this.factory.next(this.clock);
       const time = rfc3339Nano(this.clock, rnd.int(0, 999_999));
       const bytes = this.docker

@@ -331,6 +331,8 @@ export class RelayRecordFactory {
   private execSeq = 1000;
   /** Fraction of records that carry a command line long enough to be split by the runtime. */
   longRecordRate = 0.003;
+  /** False: the relay prints no event (ENABLE_STDOUT_* off), only its own log on stderr. */
+  stdoutEvents = true;
 
   constructor(seed: number) {
     this.rnd = new Random(seed);
@@ -339,6 +341,7 @@ export class RelayRecordFactory {
 
   /** One relay line at time `ms` (Unix milliseconds). */
   next(ms: number): GeneratedLine {
+    if (!this.stdoutEvents) return this.relayNoise(ms, false);
     const kind = this.rnd.weighted<GeneratedKind>([
       ['log', 78],
       ['alert', 16],
@@ -353,7 +356,7 @@ export class RelayRecordFactory {
       case 'message':
         return this.message(ms);
       default:
-        return this.relayNoise(ms);
+        return this.relayNoise(ms, true);
     }
   }
 
@@ -655,7 +658,8 @@ export class RelayRecordFactory {
     return { kind: 'message', stream: 'stdout', text: goJson(doc), facts: { Type: 'Message' } };
   }
 
-  private relayNoise(ms: number): GeneratedLine {
+  /** The relay's own log; `golog`: with the lines an adapter prints on stdout for each event. */
+  private relayNoise(ms: number, golog: boolean): GeneratedLine {
     const rnd = this.rnd;
     const d = new Date(ms);
     const zapTs = `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 23)}${String(rnd.int(0, 999)).padStart(3, '0')}`;
@@ -664,7 +668,7 @@ export class RelayRecordFactory {
       ['zap-info', 2],
       ['zap-error', 1],
       ['klog', 1],
-      ['golog', 1],
+      ['golog', golog ? 1 : 0],
     ]);
     switch (shape) {
       case 'host-not-found':

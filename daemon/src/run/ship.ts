@@ -23,6 +23,7 @@ import { installTemplates, type SetupResult, withoutLifecycle } from '../ship/in
 import { MemoryBudget } from '../ship/memory-budget.js';
 import { Tailer } from '../tail/tailer.js';
 import { takeCheckpointLock } from './checkpoint-lock.js';
+import { RELAY_STDOUT_HINT, SilentRelayWatch } from './silent-relay.js';
 import { readDeletedBeforeStop, tailFollow } from './tail-follow.js';
 import { tailOnce } from './tail-once.js';
 import { tailerOptions } from './tailer-options.js';
@@ -309,9 +310,18 @@ async function shipLocked(
     for (const path of reportedUnreadable) if (!now.has(path)) reportedUnreadable.delete(path);
     return now.size;
   };
+  const silentRelays = new SilentRelayWatch();
+  const reportSilentRelays = () => {
+    for (const silent of silentRelays.silent(tailer.trackedFiles()))
+      logger.warn(
+        silent,
+        `the KubeArmor relay's log holds no KubeArmor event, only its own lines: ${RELAY_STDOUT_HINT}`,
+      );
+  };
   const progress = setInterval(() => {
     lastLoop = Date.now();
     reportUnreadable();
+    reportSilentRelays();
     options.onProgress?.({
       linesRead: counters.get('lines_read'),
       documentsIndexed: counters.get('documents', 'indexed'),
@@ -378,6 +388,7 @@ async function shipLocked(
     shipper.stop();
     const checkpointsSaved = await saveCheckpoints();
     const unreadable = reportUnreadable();
+    reportSilentRelays();
     logger.info(
       {
         lines: counters.get('lines_read'),

@@ -54,6 +54,13 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   closed = false;
   /** Content was replaced (copy-truncate): this generation is done. */
   retired = false;
+  /** Records read: KubeArmor's (alerts, logs, messages), and every other line (see silent-relay.ts). */
+  kubearmorRecords = 0;
+  relayRecords = 0;
+  /** The runtime's time on the last record read ('' if none had one). */
+  lastTime = '';
+  /** When the shipper took the file up (ms). */
+  readonly since = Date.now();
 
   constructor(
     readonly key: string,
@@ -128,6 +135,9 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     this.recordSource.kubernetes = this.metadata.current();
     const record = buildRecord(event, this.recordSource, this.options.record);
     this.counters.inc('records', record.kind);
+    if (record.kind === 'relay') this.relayRecords++;
+    else this.kubearmorRecords++;
+    if (event.time !== '') this.lastTime = event.time;
     if (record.reason !== undefined) this.counters.inc('bad_lines', record.reason);
     for (const flag of record.flags) this.counters.inc('record_flags', flag);
     record.ticket = this.acks.add(record.start);

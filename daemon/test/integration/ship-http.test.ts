@@ -120,6 +120,11 @@ test('check, setup and prune against the real Elasticsearch', async () => {
   const check = await runShipper(['check', ...es, '--paths', corpus.glob]).finally(() => rm(link));
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /^files: 1 matched now$/m);
+  // The corpus's relay prints its events: what the end of its log holds, without the hint.
+  assert.match(
+    check.stdout,
+    /^relay log: \S+: \d+ alerts, \d+ logs, \d+ messages and \d+ other lines in (it|its last 1\.0 MiB)$/m,
+  );
   assert.ok(
     check.stdout.includes(
       `unreadable: ${link} → ${nowhere} (ENOENT): is the directory of its target mounted in the shipper?\n`,
@@ -172,6 +177,11 @@ test('check, setup and prune against the real Elasticsearch', async () => {
 
   const unreachable = await runShipper(['check', '--es-url', 'http://127.0.0.1:9']);
   assert.equal(unreachable.code, 1);
+  // The default glob, on a node without the relay's pod.
+  assert.match(
+    unreachable.stdout,
+    /^files: 0 matched now \(the relay runs as one pod: its log is only on its node, /m,
+  );
   assert.match(unreachable.stderr, /cannot reach Elasticsearch/);
   // Several URLs: each node is asked on its own; one that does not answer fails the check, and the
   // cluster is checked through the first that does.
