@@ -34,7 +34,7 @@ test("a relay's log is told by its container's name, else by the file's", () => 
   assert.equal(isRelayLog('/tmp/app.log', '/tmp/app.log'), false);
 });
 
-test('check: what the end of a relay log holds, events or only the relay its own lines', async () => {
+test("check: what the end of a relay log holds, events or only the relay's own lines", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'silent-relay-'));
   try {
     const normal = await generateRelayLogs({
@@ -88,7 +88,7 @@ test('check: what the end of a relay log holds, events or only the relay its own
   }
 });
 
-test('the daemon: a relay log read to its end with only the relay its own lines, for long enough, is reported once', async () => {
+test("the daemon: a relay log read to its end with only the relay's own lines, for long enough, is reported once", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'silent-relay-'));
   try {
     const pods = join(dir, 'pods');
