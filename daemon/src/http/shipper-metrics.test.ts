@@ -10,6 +10,7 @@ const idle = {
   checkpointAgeSeconds: () => 1,
   filesOpen: () => 1,
   filesUnreadable: () => 0,
+  relayLogsWithoutEvents: () => 1,
   elasticsearchUp: () => true,
   podWatch: () => ({
     enabled: false,
@@ -41,4 +42,6 @@ test('every pipeline counter is on the endpoint, with its label and value, read 
     await metrics.registry.metrics(),
     /\nkubearmor_shipper_bytes_lost_total\{reason="truncated"\} 5\n/,
   );
+  // A gauge of the pipeline's state, read when scraped.
+  assert.match(await metrics.registry.metrics(), /\nkubearmor_shipper_relay_logs_without_events 1\n/);
 });

@@ -13,6 +13,8 @@ export interface PipelineState {
   filesOpen(): number;
   /** Paths the globs match that cannot be read (a link into a directory not mounted, too many open files). */
   filesUnreadable(): number;
+  /** KubeArmor relay logs that have shown only the relay's own lines for five minutes (see silent-relay.ts). */
+  relayLogsWithoutEvents(): number;
   elasticsearchUp(): boolean;
   podWatch(): PodWatchState;
 }
@@ -130,6 +132,11 @@ export class ShipperMetrics {
       'files_unreadable',
       'Paths the globs match that cannot be read (a link into a directory not mounted, too many open files): see the log',
       () => state.filesUnreadable(),
+    );
+    gauge(
+      'relay_logs_without_events',
+      "KubeArmor relay logs read for five minutes with only the relay's own lines (its ENABLE_STDOUT_* off?): see the log",
+      () => state.relayLogsWithoutEvents(),
     );
     gauge('elasticsearch_up', '1 when Elasticsearch answered recently', () =>
       state.elasticsearchUp() ? 1 : 0,

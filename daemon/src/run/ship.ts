@@ -225,6 +225,7 @@ async function shipLocked(
       path: f.path,
       bytes: Math.max(0, Math.max(f.size, f.reader.position) - f.committedOffset()),
     }));
+  const silentRelays = new SilentRelayWatch();
   let server: Server | undefined;
   if (config.http.enabled) {
     metrics = await ShipperMetrics.create(counters, {
@@ -233,6 +234,7 @@ async function shipLocked(
       checkpointAgeSeconds: () => (Date.now() - lastSaved) / 1000,
       filesOpen: () => tailer.trackedFiles().length,
       filesUnreadable: () => tailer.unreadablePaths().length,
+      relayLogsWithoutEvents: () => silentRelays.stillSilent(tailer.trackedFiles()),
       elasticsearchUp: () => Date.now() - lastReachable < 30_000,
       podWatch: podWatch.state,
     });
@@ -310,7 +312,6 @@ async function shipLocked(
     for (const path of reportedUnreadable) if (!now.has(path)) reportedUnreadable.delete(path);
     return now.size;
   };
-  const silentRelays = new SilentRelayWatch();
   const reportSilentRelays = () => {
     for (const silent of silentRelays.silent(tailer.trackedFiles()))
       logger.warn(

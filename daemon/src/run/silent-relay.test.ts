@@ -143,6 +143,7 @@ test("the daemon: a relay log read to its end with only the relay's own lines, f
       assert.equal(first[0]?.minutes, 6);
       // Once per file.
       assert.deepEqual(watch.silent(tailer.trackedFiles()), []);
+      assert.equal(watch.stillSilent(tailer.trackedFiles()), 1);
       // The quiet one whose lines span a minute, once followed for five (and a line of its own written meanwhile).
       appendFileSync(
         join(pods, 'kubearmor_relay-b_u2', 'kubearmor-relay-server', '0.log'),
@@ -155,6 +156,17 @@ test("the daemon: a relay log read to its end with only the relay's own lines, f
       const later = watch.silent(tailer.trackedFiles());
       assert.deepEqual(names(later), ['kubearmor_relay-b_u2']);
       assert.equal(later[0]?.relayLines, 3);
+      assert.equal(watch.stillSilent(tailer.trackedFiles()), 2);
+      // Its stdout turned on: the first event takes it off the gauge (and nothing is said again).
+      appendFileSync(
+        join(pods, 'kubearmor_relay-a_u1', 'kubearmor-relay-server', '0.log'),
+        event('2024-07-26T10:20:00Z'),
+      );
+      await tailer.maintain(true);
+      while ((await tailer.readTurn()) > 0);
+      await tailer.maintain(true);
+      assert.equal(watch.stillSilent(tailer.trackedFiles()), 1);
+      assert.deepEqual(watch.silent(tailer.trackedFiles()), []);
     } finally {
       await tailer.close();
     }

@@ -64,6 +64,13 @@ export class SilentRelayWatch {
     }
     return out;
   }
+
+  /** Of the files reported, those still without a KubeArmor event (a gauge: it falls once events come). */
+  stillSilent(files: readonly TailedFile[]): number {
+    let n = 0;
+    for (const f of files) if (f.kubearmorRecords === 0 && this.reported.has(f.key)) n++;
+    return n;
+  }
 }
 
 /** Milliseconds from one runtime time to another; 0 when either is missing or unreadable. */

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
+import { generateRelayLogs } from '../../src/generate/kubelet-log-writer.js';
 import { ElasticsearchHttp } from '../../src/ship/elasticsearch-http.js';
 import { pruneIndices } from '../../src/ship/index-templates.js';
 import { type Corpus, makeCorpus } from '../support/corpus.js';
@@ -35,9 +36,20 @@ test('/metrics, /healthz and /readyz of a running daemon; a matched link into a 
     'kubearmor-relay-unmounted_kubearmor_kubearmor-relay-server-abc.log',
   );
   await symlink(unmounted, link);
+  // And a relay that prints no event (ENABLE_STDOUT_* off): its own lines over ten minutes.
+  const quiet = await generateRelayLogs({
+    out: join(corpus.dir, 'quiet'),
+    records: 30,
+    seed: 41,
+    maxFiles: 1,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+    relayStdout: false,
+  });
   const running = startShipper([
     'run',
     ...shipArgs({ paths: corpus.glob, checkpointDir: corpus.checkpointDir, esUrl: testEsUrl(), prefix }),
+    '--paths',
+    quiet.glob,
     '--http-port',
     '0',
   ]);
@@ -50,10 +62,15 @@ test('/metrics, /healthz and /readyz of a running daemon; a matched link into a 
         (r) => r.text(),
         () => '',
       );
-      if (/kubearmor_shipper_documents_total\{result="indexed"\} 2000/.test(metrics)) break;
+      if (
+        /kubearmor_shipper_documents_total\{result="indexed"\} 2030/.test(metrics) &&
+        /kubearmor_shipper_relay_logs_without_events 1/.test(metrics)
+      )
+        break;
       await sleep(200);
     }
-    assert.match(metrics, /kubearmor_shipper_documents_total\{result="indexed"\} 2000/);
+    assert.match(metrics, /kubearmor_shipper_documents_total\{result="indexed"\} 2030/);
+    assert.match(metrics, /kubearmor_shipper_relay_logs_without_events 1\n/);
     assert.match(metrics, /kubearmor_shipper_records_total\{kind="alert"\} \d+/);
     assert.match(metrics, /kubearmor_shipper_bad_lines_total\{reason="stderr"\} \d+/);
     assert.match(metrics, /kubearmor_shipper_bulk_latency_seconds_count \d+/);
@@ -76,6 +93,12 @@ test('/metrics, /healthz and /readyz of a running daemon; a matched link into a 
   assert.deepEqual(
     warned.map((l) => [l.path, l.target, l.code]),
     [[link, unmounted, 'ENOENT']],
+  );
+  // Of the two relay logs, the one that holds no event, once.
+  const silent = logLines(running.output().stdout).filter((l) => l.msg.includes('holds no KubeArmor event'));
+  assert.deepEqual(
+    silent.map((l) => [dirname(l.path as string), l.relayLines]),
+    [[dirname(quiet.glob), 30]],
   );
 });
 
