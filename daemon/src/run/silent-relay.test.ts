@@ -83,6 +83,13 @@ test("check: what the end of a relay log holds, events or only the relay's own l
       describeRelayLog('p', await summarizeRelayLog(join(dir, 'partial.log'))),
       'relay log: p: no complete line yet',
     );
+    // From the middle of a line that has no end yet: nothing whole in what was read.
+    assert.deepEqual((await summarizeRelayLog(join(dir, 'partial.log'), 10)).records, {
+      alert: 0,
+      log: 0,
+      message: 0,
+      relay: 0,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -127,9 +127,9 @@ export async function summarizeRelayLog(path: string, maxBytes = 1 << 20): Promi
     },
   };
   const decoder = new RuntimeDecoder(sink, { maxEventBytes: maxBytes });
-  // Read from the middle of a file, the first line is a piece of one.
-  let at = from === 0 ? 0 : buf.indexOf(0x0a) + 1;
-  if (at === 0 && from > 0) at = buf.length;
+  // Read from the middle of a file, the first line is a piece of one (and with no newline, all is).
+  const firstNewline = buf.indexOf(0x0a);
+  let at = from === 0 ? 0 : firstNewline < 0 ? buf.length : firstNewline + 1;
   for (let nl = buf.indexOf(0x0a, at); nl >= 0; nl = buf.indexOf(0x0a, at)) {
     decoder.pushLine(buf, at, nl, from + at, from + nl + 1, false);
     at = nl + 1;
