@@ -144,13 +144,30 @@ for version in ${TEST_NODE_VERSIONS-22.23.3}; do
 done
 echo "== tests (${#files[@]} files) on Node $(node --version | cut -c2-)${extra_logs:+, and at the same time on Node ${TEST_NODE_VERSIONS-22.23.3}}"
 status=0
-node --import tsx --test --test-reporter=spec "${files[@]}" || status=1
+main_log="$(mktemp)"
+node --import tsx --test --test-reporter=spec "${files[@]}" 2>&1 | tee "$main_log" || status=1
+failures="$(mktemp)"
+# failing <pass> <log>: the runner's own list of failures, which it prints after its summary.
+failing() {
+  if grep -q '^✖ failing tests:' "$2"; then
+    echo "== failed on $1:"
+    sed -n '/^✖ failing tests:/,$p' "$2" | head -c 20000
+  fi >>"$failures"
+}
+failing "Node $(node --version | cut -c2-)" "$main_log"
 for j in "${!extra_pids[@]}"; do
   read -r version log <<<"${extra_logs[$j]}"
   wait "${extra_pids[$j]}" || status=1
   echo "== the same tests on Node $version, against Elasticsearch at $es2_url"
   cat "$log"
+  failing "Node $version" "$log"
   rm -f "$log"
 done
 extra_pids=()
+# Again at the very end, so that an excerpt of the output's last lines shows what failed where.
+if [ -s "$failures" ]; then
+  echo "== what failed, on every pass"
+  cat "$failures"
+fi
+rm -f "$main_log" "$failures"
 exit "$status"
