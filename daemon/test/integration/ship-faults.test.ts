@@ -175,8 +175,10 @@ test('several URLs: the node in use goes away after indexing a request, its answ
     const run = await running.done;
     clearTimeout(stuck);
     assert.equal(run.code, 0, `${run.signal ?? ''} ${run.stderr}${run.stdout.slice(-1500)}`);
-    // Four answered; the fifth, and with two in flight maybe a sixth, taken when it went.
-    assert.ok([5, 6].includes(proxy.stats.requests), `${proxy.stats.requests} bulk requests at the proxy`);
+    // Four answered, then the fifth taken when it went. With two in flight, requests sent after
+    // the fifth may have been answered before it (Elasticsearch does not answer in order), so more
+    // than one may have followed it: how many is the machine's timing, not the shipper's doing.
+    assert.ok(proxy.stats.requests >= 5, `${proxy.stats.requests} bulk requests at the proxy`);
     assert.equal(proxy.server.listening, false);
     // Said once in the log, whichever of the requests in flight failed first.
     const moves = logLines(run.stdout).filter((l) => l.msg.startsWith('Elasticsearch node cannot serve'));
