@@ -41,6 +41,10 @@ export const COUNTER_METRICS: { readonly [K in CounterName]: readonly [help: str
   ],
   bulk_requests: ['Bulk requests answered by Elasticsearch'],
   bulk_request_errors: ['Bulk requests that failed as a whole (retried), by status or error', 'kind'],
+  elasticsearch_node_changes: [
+    'Moves to the next Elasticsearch URL after the node in use could not serve (refused, reset, timed out, 502/503/504), by the URL moved to',
+    'to',
+  ],
   bytes_lost: ['Bytes that could not be read, by reason', 'reason'],
   bytes_skipped_long_lines: [
     'Bytes of lines past maxEventBytes + 64 KiB, skipped unread (the line is indexed cut, flagged truncated)',

@@ -21,6 +21,7 @@ export type CounterName =
   | 'item_errors'
   | 'bulk_requests'
   | 'bulk_request_errors'
+  | 'elasticsearch_node_changes'
   | 'kubernetes_lists'
   | 'kubernetes_watch_reconnects'
   | 'kubernetes_api_errors'

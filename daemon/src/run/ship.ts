@@ -145,7 +145,10 @@ async function shipLocked(
     config.elasticsearch,
     (warning) =>
       logger.warn({ warning }, 'Elasticsearch warns (a deprecation: a later version may refuse this call)'),
-    (change) => logger.warn(change, 'Elasticsearch node cannot serve: going on with the next URL'),
+    (change) => {
+      counters.inc('elasticsearch_node_changes', change.to);
+      logger.warn(change, 'Elasticsearch node cannot serve: going on with the next URL');
+    },
   );
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   // Below this the budget, not maxInFlight, limits the requests in flight.
@@ -398,6 +401,7 @@ async function shipLocked(
         flags: counters.byLabel('record_flags'),
         documents: counters.byLabel('documents'),
         deadLetters: counters.byLabel('dead_letters'),
+        nodeChanges: counters.total('elasticsearch_node_changes'),
         bytesLost: counters.byLabel('bytes_lost'),
         bytesSkippedLongLines: counters.get('bytes_skipped_long_lines'),
         unacknowledged: shipper.pendingDocuments,

@@ -186,7 +186,8 @@ test('several URLs: the node in use goes away after indexing a request, its answ
       moves.map((l) => [l.from, l.to]),
       [[`${proxy.url}/`, `${testEsUrl()}/`]],
     );
-    const { documents } = stoppedSummary(run.stdout);
+    const { documents, nodeChanges } = stoppedSummary(run.stdout);
+    assert.equal(nodeChanges, 1);
     // The lost answer's documents were indexed: sent again to the other node, they are there (409).
     assert.ok((documents.already_present ?? 0) > 0, JSON.stringify(documents));
     assert.equal((documents.indexed ?? 0) + (documents.already_present ?? 0), corpus.total);

@@ -75,6 +75,8 @@ export interface StoppedSummary {
   flags: Record<string, number>;
   documents: Record<string, number>;
   deadLetters: Record<string, number>;
+  /** Moves to the next Elasticsearch URL. */
+  nodeChanges: number;
   bytesLost: Record<string, number>;
   bytesSkippedLongLines: number;
   unacknowledged: number;
