@@ -116,22 +116,30 @@ interface Doc {
 /** The pod's documents in file order, once there are `count` of them. */
 async function docsOf(pod: Pod, count: number): Promise<Doc[]> {
   let docs: Doc[] = [];
+  let failed: unknown;
   for (let i = 0; i < 150; i++) {
-    await es.indices.refresh({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
-    const res = await es.search<Doc>({
-      index: `${prefix}-*`,
-      size: 1000,
-      query: { term: { 'log.file.path': pod.file } },
-      sort: [{ 'log.offset': 'asc' }],
-      _source: ['Resource', 'kubernetes'],
-      allow_no_indices: true,
-      ignore_unavailable: true,
-    });
-    docs = res.hits.hits.map((h) => h._source as Doc);
-    if (docs.length >= count) break;
+    try {
+      await es.indices.refresh({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+      const res = await es.search<Doc>({
+        index: `${prefix}-*`,
+        size: 1000,
+        query: { term: { 'log.file.path': pod.file } },
+        sort: [{ 'log.offset': 'asc' }],
+        _source: ['Resource', 'kubernetes'],
+        allow_no_indices: true,
+        ignore_unavailable: true,
+      });
+      docs = res.hits.hits.map((h) => h._source as Doc);
+      failed = undefined;
+      if (docs.length >= count) break;
+    } catch (err) {
+      // The shipper is creating a daily index whose shard has not started yet
+      // (no_shard_available_action_exception): not yet, as with too few documents.
+      failed = err;
+    }
     await sleep(200);
   }
-  assert.equal(docs.length, count, `documents of ${pod.name}`);
+  assert.equal(docs.length, count, `documents of ${pod.name}${failed === undefined ? '' : `: ${failed}`}`);
   return docs;
 }
 
