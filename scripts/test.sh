@@ -21,6 +21,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 es_out="$(mktemp)"
 kube_out="$(mktemp)"
+main_log=""
+failures=""
 es_pid=""
 es2_out="$(mktemp)"
 es2_pid=""
@@ -49,7 +51,7 @@ cleanup() {
   [ "$stop_es2" = 1 ] && ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh stop || true
   [ "$stop_os" = 1 ] && env "${os_env[@]}" bash scripts/elasticsearch.sh stop || true
   [ "$stop_kube" = 1 ] && bash scripts/kube-apiserver.sh stop || true
-  rm -f "$es_out" "$es2_out" "$os_out" "$kube_out"
+  rm -f "$es_out" "$es2_out" "$os_out" "$kube_out" "$main_log" "$failures"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -169,5 +171,4 @@ if [ -s "$failures" ]; then
   echo "== what failed, on every pass"
   cat "$failures"
 fi
-rm -f "$main_log" "$failures"
 exit "$status"
