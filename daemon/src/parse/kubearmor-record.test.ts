@@ -8,14 +8,16 @@ import { Random, RelayRecordFactory } from '../generate/relay-records.js';
 import {
   baseAction,
   buildRecord,
-  DerivedJsonCache,
+  documentId,
   documentIdPrefix,
+  FragmentCache,
   isoFromUpdatedTime,
   isPlainUtcTime,
   parseLabels,
   type RecordSource,
   serializeDocument,
   severityNumber,
+  spansHash,
   tagList,
 } from './kubearmor-record.js';
 
@@ -277,11 +279,11 @@ describe('relay-internal records', () => {
   });
 
   test('the relay log level is recognised for zap and klog lines', () => {
-    const zap = buildRecord(event(lines.relayZapInfo, { stream: 'stderr' }), source, options);
-    assert.equal((documentOf(zap).log as { level: string }).level, 'info');
+    const zap = documentOf(buildRecord(event(lines.relayZapInfo, { stream: 'stderr' }), source, options));
+    assert.equal((zap.log as { level: string }).level, 'info');
+    assert.deepEqual(zap.relay, { reason: 'stderr' });
     const klog = buildRecord(event(lines.relayKlogError, { stream: 'stderr' }), source, options);
     assert.equal((documentOf(klog).log as { level: string }).level, 'error');
-    assert.deepEqual(documentOf(zap).relay, { reason: 'stderr' });
   });
 });
 
@@ -300,9 +302,9 @@ describe('document ids', () => {
       { ...source, idPrefix: documentIdPrefix('node-b', '2049:1234:ffee') },
       options,
     );
-    assert.equal(a.id, again.id);
-    assert.equal(new Set([a.id, later.id, otherFile.id, otherNode.id]).size, 4);
-    assert.ok(a.id.length < 64);
+    assert.equal(documentId(a), documentId(again));
+    assert.equal(new Set([a, later, otherFile, otherNode].map(documentId)).size, 4);
+    assert.ok(documentId(a).length < 64);
   });
 });
 
@@ -366,7 +368,7 @@ describe('field helpers', () => {
       for (let i = 0; i < digits; i++) fraction += String(rnd.int(0, 9));
       let value = `${y}-${mo}-${d}T${h}:${mi}:${se}${digits > 0 ? `.${fraction}` : ''}Z`;
       if (n % 10 === 0) value = value.replace(/\d/, rnd.pick(['x', ' ', '-']));
-      if (isPlainUtcTime(value)) {
+      if (isPlainUtcTime(Buffer.from(value), 0, Buffer.byteLength(value))) {
         plain++;
         assert.ok(!Number.isNaN(Date.parse(value)), value);
       }
@@ -374,21 +376,61 @@ describe('field helpers', () => {
       assert.equal(isoFromUpdatedTime(value) !== undefined, !Number.isNaN(Date.parse(value)), value);
     }
     assert.ok(plain > 5000, `${plain} took the quick path`);
-    assert.equal(isPlainUtcTime('2024-07-26T10:41:47.932526Z'), true);
-    assert.equal(isPlainUtcTime('2024-02-30T10:41:47Z'), false); // left to Date.parse
-    assert.equal(isPlainUtcTime('2024-07-26T10:41:47.Z'), false);
+    const plainTime = (text: string) => isPlainUtcTime(Buffer.from(`"${text}"`), 1, text.length + 1);
+    assert.equal(plainTime('2024-07-26T10:41:47.932526Z'), true);
+    assert.equal(plainTime('2024-02-30T10:41:47Z'), false); // left to Date.parse
+    assert.equal(plainTime('2024-07-26T10:41:47.Z'), false);
+    assert.equal(plainTime('1989-07-26T10:41:47Z'), false); // out of the years kept
+    assert.equal(plainTime('2024-07-26T10:41:47.1234567890123456Z'), false); // longer than 35
   });
-  test('the Labels and tags cache is bounded in entries and in size', () => {
-    const cache = new DerivedJsonCache(2, 8);
-    assert.equal(cache.set('a=1', '{"a":"1"}'), '{"a":"1"}');
-    assert.equal(cache.get('a=1'), '{"a":"1"}');
-    cache.set('b=2', '{"b":"2"}');
-    cache.set('c=3', '{"c":"3"}'); // a third entry: starts over
-    assert.equal(cache.get('a=1'), undefined);
-    assert.equal(cache.get('c=3'), '{"c":"3"}');
+  test('the Labels and tags cache: values told apart by their bytes, bounded in entries and in size', () => {
+    const cache = new FragmentCache(2, 12);
+    const line = Buffer.from('"a=1" "b=2" "c=3" "a=2" "long=123456"');
+    const span = (text: string): [number, number] => {
+      const at = line.indexOf(text);
+      return [at, at + text.length];
+    };
+    const get = (a: string, b?: string) => {
+      const [bFrom, bTo] = b === undefined ? [-1, -1] : span(b);
+      return cache.get(line, ...span(a), bFrom, bTo)?.toString();
+    };
+    const set = (a: string, json: string) => cache.set(line, ...span(a), -1, -1, json).toString();
+    assert.equal(set('"a=1"', '{"a":"1"}'), '{"a":"1"}');
+    assert.equal(get('"a=1"'), '{"a":"1"}');
+    assert.equal(get('"a=2"'), undefined, 'same length, other bytes');
+    assert.equal(get('"a=1"', '"b=2"'), undefined, 'with a second span');
+    set('"b=2"', '{"b":"2"}');
+    set('"c=3"', '{"c":"3"}'); // a third entry: starts over
+    assert.equal(get('"a=1"'), undefined);
+    assert.equal(get('"c=3"'), '{"c":"3"}');
+    // Two spans: the pair is the key, and which one is absent counts.
+    cache.set(line, ...span('"a=1"'), ...span('"b=2"'), '[1,2]');
+    assert.equal(get('"a=1"', '"b=2"'), '[1,2]');
+    assert.equal(get('"b=2"', '"a=1"'), undefined);
+    // Values whose hashes are equal are still told apart, byte for byte.
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let n = 0; pair === undefined; n++) {
+      const value = `"k${n.toString(36)}"`;
+      const bytes = Buffer.from(value);
+      const h = spansHash(bytes, 0, bytes.length, -1, -1);
+      const other = seen.get(h);
+      if (other === undefined) seen.set(h, value);
+      else pair = [other, value];
+    }
+    const pairLine = Buffer.from(pair.join(''));
+    const [first, second] = pair;
+    const colliding = new FragmentCache(4, 12);
+    colliding.set(pairLine, 0, first.length, -1, -1, 'first');
+    assert.equal(colliding.get(pairLine, 0, first.length, -1, -1)?.toString(), 'first');
+    assert.equal(
+      colliding.get(pairLine, first.length, pairLine.length, -1, -1),
+      undefined,
+      `${first} vs ${second}`,
+    );
     // A value longer than the limit is made every time, never kept.
-    assert.equal(cache.set('long=123456', '{"long":"123456"}'), '{"long":"123456"}');
-    assert.equal(cache.get('long=123456'), undefined);
+    assert.equal(set('"long=123456"', '{"long":"123456"}'), '{"long":"123456"}');
+    assert.equal(get('"long=123456"'), undefined);
   });
   test('severity', () => {
     assert.equal(severityNumber('10'), 10);
@@ -431,7 +473,7 @@ describe('serialization', () => {
       source,
       options,
     );
-    assert.equal(r.tail, '');
+    assert.equal(r.tailTo, 0);
     assert.deepEqual(documentOf(r), {
       Timestamp: 1721990507,
       Type: 'HostLog',
@@ -478,6 +520,127 @@ describe('serialization', () => {
     assert.equal(labelsOf(undefined), undefined);
     assert.equal(labelsOf('nolabel'), undefined);
     assert.deepEqual(labelsOf('app=a'), { app: 'a' });
+  });
+});
+
+describe('the added fields, from the bytes as written (property)', () => {
+  // Values as written in a line (escapes and odd types included), and what the shipper must add
+  // for each: exactly what the field helpers make of the value JSON.parse gives.
+  const UPDATED_TIMES = [
+    '"2024-07-26T10:41:47.932526Z"',
+    '"2024-07-26T10:41:47Z"',
+    '"2024-07-26T23:59:59.1Z"',
+    '"2024-02-29T10:41:47.5Z"', // day 29: left to Date.parse
+    '"2024-02-30T10:41:47.5Z"', // no such day
+    '"2024-07-26T10:41:47\\u002e5Z"',
+    '"2024-07-26T10:41:47.5+02:00"',
+    '"1989-12-31T23:59:59Z"',
+    '"2024-07-26T10:41:47.Z"',
+    '"2024-07-26T10:41:60Z"',
+    '1721990507',
+    '""',
+    'null',
+  ];
+  const SEVERITIES = [
+    '"5"',
+    '5',
+    '"05"',
+    '"10"',
+    '""',
+    '"-"',
+    '"1e1"',
+    '" 3"',
+    '"\\u0035"',
+    '2.5',
+    '-3',
+    'null',
+    '"123456789012"',
+    '0',
+  ];
+  const ACTIONS = [
+    '"Allow"',
+    '"Audit"',
+    '"Block"',
+    '"Audit (Allow)"',
+    '"Audit (Block)"',
+    '"Audit (Foo)"',
+    '"\\u0041udit"',
+    '"Blocked"',
+    '""',
+    '1',
+  ];
+  const LABELS = [
+    '"app=a"',
+    '"app=a,tier=b"',
+    '"app=\\u00fc"',
+    '"app=ü"',
+    '"x"',
+    '""',
+    '5',
+    '"a.b/c=d, e = f"',
+  ];
+  const TAG_LISTS = ['["NIST","PCI"]', '[]', '["a",1]', '"x,y"', '""', '["a\\"b"]'];
+
+  test('@timestamp, severity_num, action_base, action_policy, labels and tags, whatever the shape', () => {
+    const rnd = new Random(31);
+    const counts = { plainTime: 0, parsedTime: 0, alerts: 0 };
+    for (let n = 0; n < 4000; n++) {
+      const parts: string[] = [
+        `"Timestamp":1721990507`,
+        `"Type":${rnd.pick(['"MatchedPolicy"', '"ContainerLog"', '"Unknown"'])}`,
+      ];
+      const maybe = (name: string, values: readonly string[]) => {
+        if (rnd.next() < 0.85) parts.push(`"${name}":${rnd.pick(values)}`);
+      };
+      maybe('UpdatedTime', UPDATED_TIMES);
+      maybe('Severity', SEVERITIES);
+      maybe('Action', ACTIONS);
+      maybe('Labels', LABELS);
+      maybe('ATags', TAG_LISTS);
+      maybe('Tags', TAG_LISTS);
+      maybe('PolicyName', ['"p"']);
+      // Now and then nested deeper than the scan follows: the same fields by the other path.
+      if (n % 5 === 0) parts.push(`"Deep":${'['.repeat(40)}1${']'.repeat(40)}`);
+      for (let i = parts.length - 1; i > 0; i--) {
+        const j = rnd.int(0, i);
+        [parts[i], parts[j]] = [parts[j] as string, parts[i] as string];
+      }
+      const text = `{${parts.join(',')}}`;
+      const input = JSON.parse(text) as Record<string, unknown>;
+      const doc = documentOf(buildRecord(event(text), source, options));
+      const what = `in ${text}`;
+
+      const own = isoFromUpdatedTime(input.UpdatedTime);
+      if (own !== undefined) {
+        assert.equal(doc['@timestamp'], own, what);
+        if (
+          /^"\d{4}-\d\d-(0[1-9]|1\d|2[0-8])T\d\d:\d\d:\d\d(\.\d+)?Z"$/.test(
+            String(JSON.stringify(input.UpdatedTime)),
+          )
+        )
+          counts.plainTime++;
+        else counts.parsedTime++;
+      } else assert.equal(doc['@timestamp'], '2024-07-26T10:41:47.000Z', what); // from Timestamp
+      const alert =
+        input.Type === 'MatchedPolicy' ||
+        (input.Type === 'Unknown' && ('PolicyName' in input || 'Action' in input || 'Severity' in input));
+      if (!alert) {
+        for (const k of ['severity_num', 'action_base', 'action_policy'])
+          assert.equal(doc[k], undefined, what);
+      } else {
+        counts.alerts++;
+        assert.equal(doc.severity_num, severityNumber(input.Severity), what);
+        const base = typeof input.Action === 'string' ? baseAction(input.Action) : undefined;
+        assert.equal(doc.action_base, base?.outcome, what);
+        assert.equal(doc.action_policy, base?.policy, what);
+      }
+      assert.deepEqual(doc.labels, parseLabels(input.Labels), what);
+      assert.deepEqual(doc.tags, tagList(input.ATags, input.Tags), what);
+    }
+    assert.ok(
+      counts.plainTime > 1000 && counts.parsedTime > 200 && counts.alerts > 1000,
+      JSON.stringify(counts),
+    );
   });
 });
 
@@ -530,7 +693,7 @@ describe('records from random and broken lines (property)', () => {
       }
       kubearmor++;
       assert.ok(input !== undefined, `a record from a line that is not an object: ${text.slice(0, 200)}`);
-      if (r.tail === '') merged++;
+      if (r.tailTo === 0) merged++;
       for (const [key, value] of Object.entries(input))
         if (!SHIPPER_FIELDS.has(key)) assert.deepEqual(doc[key], value, `${key} of ${text.slice(0, 200)}`);
     }

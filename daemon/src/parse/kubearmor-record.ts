@@ -6,6 +6,7 @@
 // shipper adds.
 import { createHash } from 'node:crypto';
 import { eventText, type RuntimeEvent } from '../decode/runtime-decoder.js';
+import { ByteWriter } from './byte-writer.js';
 import { type ObjectScanner, SCAN_INVALID, SCAN_OBJECT } from './json-object-scan.js';
 import { createObjectScanner, WasmJsonObjectScanner } from './json-object-scan-wasm.js';
 
@@ -28,24 +29,26 @@ export interface ShippableRecord {
   kind: RecordKind;
   /** Target index, by the event's own date. */
   index: string;
-  /** Stable document id: the same line always gets the same id. */
-  id: string;
+  /** The file's id prefix: the document's stable id is `documentId(record)`, prefix and offset. */
+  idPrefix: string;
   /** Byte range of the file the record came from (its first line's start, its last line's end). */
   start: number;
   end: number;
   /** Its place in the file's acknowledgement window, given when the file hands it over: `file.ack(record.ticket)`. */
   ticket: number;
   /**
-   * The document's JSON is the UTF-8 bytes `body[bodyFrom, bodyTo)` followed by `tail`. For a
-   * KubeArmor record the body is the line as it came, up to its closing brace, and usually a view
-   * of the read buffer (valid only while the record is handed over: copy it, as the batch does);
-   * the tail is the fields the shipper adds. The line is neither decoded nor serialized again.
-   * Otherwise the body is the whole document and the tail and suffix empty.
+   * The document's JSON is the UTF-8 bytes `body[bodyFrom, bodyTo)` followed by `tail[0, tailTo)`.
+   * For a KubeArmor record the body is the line as it came, up to its closing brace, and usually a
+   * view of the read buffer; the tail is the fields the shipper adds. The line is neither decoded
+   * nor serialized again. Otherwise the body is the whole document and the tail and suffix empty.
+   * Body and tail are valid only while the record is handed over (the next record reuses their
+   * buffers): a consumer copies them, as the batch does.
    */
   body: Buffer;
   bodyFrom: number;
   bodyTo: number;
-  tail: string;
+  tail: Buffer;
+  tailTo: number;
   /**
    * After the tail: the JSON every document of the file ends with (its path, node and
    * `kubernetes.*`), encoded once per file and again only when the pod's metadata changes.
@@ -100,6 +103,7 @@ const KIND_SUFFIX: Record<RecordKind, string> = {
   relay: 'relay',
 };
 const NO_FLAGS: readonly RecordFlag[] = Object.freeze([]);
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * The id prefix of a file: a hash of the node and the file's identity, so ids of different files
@@ -109,14 +113,21 @@ export function documentIdPrefix(nodeName: string, fileKey: string): string {
   return createHash('sha256').update(nodeName).update('\0').update(fileKey).digest('base64url').slice(0, 22);
 }
 
+/** The document's id: its file's prefix and the byte offset where the record starts, in base 36. */
+export function documentId(record: ShippableRecord): string {
+  return `${record.idPrefix}-${record.start.toString(36)}`;
+}
+
+/** What the shipper adds to a line: written afresh for each record (see ShippableRecord.tail). */
+const tailBytes = new ByteWriter();
+
 export function buildRecord(
   event: RuntimeEvent,
   source: RecordSource,
   options: RecordOptions,
 ): ShippableRecord {
-  const id = `${source.idPrefix}-${event.start.toString(36)}`;
   const reason = readMembers(event);
-  if (reason !== undefined) return relayRecord(event, source, options, id, reason);
+  if (reason !== undefined) return relayRecord(event, source, options, reason);
   const m = members;
 
   const flags: RecordFlag[] = [];
@@ -133,51 +144,66 @@ export function buildRecord(
     kind = m.has(POLICY_NAME) || m.has(ACTION) || m.has(SEVERITY) ? 'alert' : 'log';
   }
 
-  const own = isoFromUpdatedTime(m.get(UPDATED_TIME)) ?? isoFromEpochSeconds(m.get(TIMESTAMP));
-  let timestamp: string;
-  let indexTime: string;
-  if (own !== undefined) {
-    timestamp = own;
-    indexTime = own;
+  // What the shipper adds, as JSON bytes, appended to the line as it came.
+  const w = tailBytes;
+  w.reset();
+  let index: string;
+  const plainTime = m.plainUtcTimeAt(UPDATED_TIME);
+  if (plainTime >= 0) {
+    // The usual UpdatedTime: its quoted bytes are the value, its first ten the index's day.
+    w.bytes(AT_TIMESTAMP_KEY, 0, AT_TIMESTAMP_KEY.length);
+    w.bytes(m.bytes, plainTime, m.valueEnd(UPDATED_TIME));
+    index = indexNameOfDay(options.indexPrefix, kind, m.bytes, plainTime + 1);
   } else {
-    flags.push('timestamp_fallback');
-    const runtime = isoFromRuntimeTime(event.time);
-    timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
-    indexTime = runtime ?? stableIndexTime(source, timestamp);
+    const own = isoFromUpdatedTime(m.get(UPDATED_TIME)) ?? isoFromEpochSeconds(m.get(TIMESTAMP));
+    let timestamp: string;
+    let indexTime: string;
+    if (own !== undefined) {
+      timestamp = own;
+      indexTime = own;
+    } else {
+      flags.push('timestamp_fallback');
+      const runtime = isoFromRuntimeTime(event.time);
+      timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
+      indexTime = runtime ?? stableIndexTime(source, timestamp);
+    }
+    w.bytes(AT_TIMESTAMP_KEY, 0, AT_TIMESTAMP_KEY.length);
+    w.utf8(JSON.stringify(timestamp));
+    index = indexName(options.indexPrefix, kind, indexTime);
   }
-
-  // What the shipper adds, as JSON, appended to the line as it came.
-  let tail = `,"@timestamp":${JSON.stringify(timestamp)}`;
   let addsAlertFields = false;
   if (kind === 'alert') {
-    const severity = severityNumber(m.get(SEVERITY));
-    if (severity !== undefined) tail += `,"severity_num":${severity}`;
-    const action = m.get(ACTION);
-    if (typeof action === 'string') {
-      const base = baseAction(action);
-      if (base !== undefined) {
-        tail += `,"action_base":${JSON.stringify(base.outcome)},"action_policy":${JSON.stringify(base.policy)}`;
-      }
+    const severity = m.plainInteger(SEVERITY) ?? severityNumber(m.get(SEVERITY));
+    if (severity !== undefined) {
+      w.ascii(',"severity_num":');
+      if (severity >= 0 && Number.isSafeInteger(severity)) w.digits(severity, 10);
+      else w.ascii(String(severity));
+    }
+    const known = m.knownAction();
+    if (known !== undefined) w.bytes(known, 0, known.length);
+    else {
+      const action = m.get(ACTION);
+      const base = typeof action === 'string' ? baseAction(action) : undefined;
+      if (base !== undefined) w.utf8(actionFields(base));
     }
     addsAlertFields = true;
   }
-  const labels = labelsJson(m.get(LABELS));
-  if (labels !== '') tail += `,"labels":${labels}`;
-  const tags = tagsJson(m);
-  if (tags !== '') tail += `,"tags":${tags}`;
-  tail += `,"log":${logFields(event, flags.length === 0 ? NO_FLAGS : flags, undefined)}`;
+  m.writeFragments(w);
+  w.ascii(',"log":');
+  writeLogFields(w, event, flags.length === 0 ? NO_FLAGS : flags, undefined);
 
   const record: ShippableRecord = {
     kind,
-    index: indexName(options.indexPrefix, kind, indexTime),
-    id,
+    index,
+    idPrefix: source.idPrefix,
     start: event.start,
     ticket: -1,
     end: event.end,
     body: event.content,
     bodyFrom: event.contentFrom,
     bodyTo: m.closeAt,
-    tail,
+    tail: w.buffer,
+    tailTo: w.length,
     suffix: sourceSuffix(source),
     similarity: m.hashOf(OPERATION, m.hashOf(POD_NAME, hashText(m.type, FNV_OFFSET))) >>> 0,
     reason: undefined,
@@ -192,20 +218,37 @@ export function buildRecord(
     (addsAlertFields && (m.has(SEVERITY_NUM) || m.has(ACTION_BASE) || m.has(ACTION_POLICY)))
   ) {
     // The line has a field the shipper sets (rare): the shipper's value wins, as one object.
-    const ours = JSON.parse(`{${tail.slice(1)}${record.suffix.toString('utf8')}`) as Record<string, unknown>;
+    const ours = JSON.parse(
+      `{${w.buffer.toString('utf8', 1, w.length)}${record.suffix.toString('utf8')}`,
+    ) as Record<string, unknown>;
     record.body = Buffer.from(JSON.stringify(Object.assign(m.object(), ours)));
     record.bodyFrom = 0;
     record.bodyTo = record.body.length;
-    record.tail = '';
+    record.tail = NO_BYTES;
+    record.tailTo = 0;
     record.suffix = NO_BYTES;
   }
   return record;
 }
 
+const AT_TIMESTAMP_KEY = Buffer.from(',"@timestamp":');
+
+function actionFields(base: { outcome: string; policy: string }): string {
+  return `,"action_base":${JSON.stringify(base.outcome)},"action_policy":${JSON.stringify(base.policy)}`;
+}
+
+/** The `Action` values KubeArmor writes, as written in a line, and the fields each one adds. */
+const KNOWN_ACTIONS = ['Allow', 'Audit', 'Block', 'Audit (Allow)', 'Audit (Block)'].map((action) => ({
+  raw: Buffer.from(JSON.stringify(action)),
+  fields: Buffer.from(actionFields(baseAction(action) as { outcome: string; policy: string })),
+}));
+
 /** The document as JSON (for the paths that need it as one string). */
 export function serializeDocument(record: ShippableRecord): string {
   return (
-    record.body.toString('utf8', record.bodyFrom, record.bodyTo) + record.tail + record.suffix.toString()
+    record.body.toString('utf8', record.bodyFrom, record.bodyTo) +
+    record.tail.toString('utf8', 0, record.tailTo) +
+    record.suffix.toString()
   );
 }
 
@@ -261,7 +304,8 @@ const QUOTE = 0x22;
  * line after line (records are built one at a time, synchronously).
  */
 class LineMembers {
-  private bytes: Buffer = Buffer.alloc(0);
+  /** The line's bytes (the scan's value spans index them). */
+  bytes: Buffer = NO_BYTES;
   private from = 0;
   private to = 0;
   private parsed: Record<string, unknown> | undefined;
@@ -292,6 +336,98 @@ class LineMembers {
   has(k: number): boolean {
     if (this.parsed !== undefined) return (MEMBER_NAMES[k] as string) in this.parsed;
     return (this.scanner.valueStart[k] as number) >= 0;
+  }
+
+  /** Where the member's value ends in the bytes (after a string's closing quote). */
+  valueEnd(k: number): number {
+    return this.scanner.valueEnd[k] as number;
+  }
+
+  /**
+   * Where the member's value starts in the bytes when it is a string without escapes that is a
+   * plain UTC time (see isPlainUtcTime): its bytes, quotes included, are then its JSON as
+   * `@timestamp`. Otherwise -1, and get() and isoFromUpdatedTime judge.
+   */
+  plainUtcTimeAt(k: number): number {
+    if (this.parsed !== undefined) return -1;
+    const start = this.scanner.valueStart[k] as number;
+    if (start < 0 || this.bytes[start] !== QUOTE || this.scanner.valueEscaped[k] === 1) return -1;
+    return isPlainUtcTime(this.bytes, start + 1, (this.scanner.valueEnd[k] as number) - 1) ? start : -1;
+  }
+
+  /**
+   * The member's value when it is one to nine decimal digits, bare or quoted (KubeArmor's
+   * `"Severity":"5"`): what severityNumber would make of it. Otherwise undefined.
+   */
+  plainInteger(k: number): number | undefined {
+    if (this.parsed !== undefined) return undefined;
+    let from = this.scanner.valueStart[k] as number;
+    if (from < 0) return undefined;
+    let to = this.scanner.valueEnd[k] as number;
+    const b = this.bytes;
+    if (b[from] === QUOTE) {
+      from++;
+      to--;
+    }
+    if (to <= from || to - from > 9) return undefined;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const c = b[i] as number;
+      if (!isDigit(c)) return undefined;
+      n = n * 10 + c - 0x30;
+    }
+    return n;
+  }
+
+  /** The fields of `Action` when it is one of the values KubeArmor writes, else undefined. */
+  knownAction(): Buffer | undefined {
+    if (this.parsed !== undefined) return undefined;
+    const start = this.scanner.valueStart[ACTION] as number;
+    if (start < 0) return undefined;
+    const length = (this.scanner.valueEnd[ACTION] as number) - start;
+    for (const known of KNOWN_ACTIONS)
+      if (known.raw.length === length && sameBytes(known.raw, 0, this.bytes, start, length))
+        return known.fields;
+    return undefined;
+  }
+
+  /** `labels` and `tags` from `Labels`, `ATags` and `Tags`, each made once per distinct value as written. */
+  writeFragments(w: ByteWriter): void {
+    if (this.parsed !== undefined) {
+      // Not from the scan (rare): made each time.
+      w.utf8(labelsFragment(this.parsed[MEMBER_NAMES[LABELS]]));
+      w.utf8(tagsFragment(this.parsed[MEMBER_NAMES[ATAGS]], this.parsed[MEMBER_NAMES[TAGS]]));
+      return;
+    }
+    const starts = this.scanner.valueStart;
+    const ends = this.scanner.valueEnd;
+    const b = this.bytes;
+    const labelsAt = starts[LABELS] as number;
+    if (labelsAt >= 0) {
+      const labelsEnd = ends[LABELS] as number;
+      const known = labelsFragments.get(b, labelsAt, labelsEnd, -1, -1);
+      const fragment =
+        known ?? labelsFragments.set(b, labelsAt, labelsEnd, -1, -1, labelsFragment(this.get(LABELS)));
+      w.bytes(fragment, 0, fragment.length);
+    }
+    const aTagsAt = starts[ATAGS] as number;
+    const tagsAt = starts[TAGS] as number;
+    if (aTagsAt >= 0 || tagsAt >= 0) {
+      const aTagsEnd = ends[ATAGS] as number;
+      const tagsEnd = ends[TAGS] as number;
+      const known = tagsFragments.get(b, aTagsAt, aTagsEnd, tagsAt, tagsEnd);
+      const fragment =
+        known ??
+        tagsFragments.set(
+          b,
+          aTagsAt,
+          aTagsEnd,
+          tagsAt,
+          tagsEnd,
+          tagsFragment(this.get(ATAGS), this.get(TAGS)),
+        );
+      w.bytes(fragment, 0, fragment.length);
+    }
   }
 
   /** The member's value as JSON.parse would give it (undefined when absent). */
@@ -397,7 +533,6 @@ function relayRecord(
   event: RuntimeEvent,
   source: RecordSource,
   options: RecordOptions,
-  id: string,
   reason: NotKubeArmorReason,
 ): ShippableRecord {
   const flags: RecordFlag[] = [];
@@ -406,21 +541,27 @@ function relayRecord(
   const runtime = isoFromRuntimeTime(event.time);
   const timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
   const content = eventText(event);
-  const log = logFields(event, flags, relayLogLevel(content));
-  const body = Buffer.from(
-    `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(content)},"relay":{"reason":"${reason}"},"log":${log}${sourceSuffixJson(source)}`,
+  // The whole document, in the buffer tails are written to (this record has none).
+  const w = tailBytes;
+  w.reset();
+  w.utf8(
+    `{"@timestamp":${JSON.stringify(timestamp)},"message":${JSON.stringify(content)},"relay":{"reason":"${reason}"},"log":`,
   );
+  writeLogFields(w, event, flags, relayLogLevel(content));
+  const suffix = sourceSuffix(source);
+  w.bytes(suffix, 0, suffix.length);
   return {
     kind: 'relay',
     index: indexName(options.indexPrefix, 'relay', runtime ?? stableIndexTime(source, timestamp)),
-    id,
+    idPrefix: source.idPrefix,
     start: event.start,
     ticket: -1,
     end: event.end,
-    body,
+    body: w.buffer,
     bodyFrom: 0,
-    bodyTo: body.length,
-    tail: '',
+    bodyTo: w.length,
+    tail: NO_BYTES,
+    tailTo: 0,
     suffix: NO_BYTES,
     similarity: 0,
     reason,
@@ -433,97 +574,146 @@ interface SourceJson {
   /** The `kubernetes` object it was made from. */
   kubernetes: Record<string, unknown> | undefined;
   /** `"file":{"path":…},"node":…}` (ending the `log` object), then `,"kubernetes":{…}` and `}`. */
-  suffixJson: string;
   suffix: Buffer;
 }
 
 const sourceJsons = new WeakMap<RecordSource, SourceJson>();
-const NO_BYTES = Buffer.alloc(0);
 
 /** The file's shared JSON, made again only when its `kubernetes` metadata changed. */
-function sourceJson(source: RecordSource): SourceJson {
+function sourceSuffix(source: RecordSource): Buffer {
   let json = sourceJsons.get(source);
   if (json === undefined || json.kubernetes !== source.kubernetes) {
     const kubernetes =
       source.kubernetes === undefined ? '' : `,"kubernetes":${JSON.stringify(source.kubernetes)}`;
-    const suffixJson = `"file":{"path":${JSON.stringify(source.path)}},"node":${JSON.stringify(source.nodeName)}}${kubernetes}}`;
-    json = { kubernetes: source.kubernetes, suffixJson, suffix: Buffer.from(suffixJson) };
+    const suffix = `"file":{"path":${JSON.stringify(source.path)}},"node":${JSON.stringify(source.nodeName)}}${kubernetes}}`;
+    json = { kubernetes: source.kubernetes, suffix: Buffer.from(suffix) };
     sourceJsons.set(source, json);
   }
-  return json;
-}
-
-function sourceSuffix(source: RecordSource): Buffer {
-  return sourceJson(source).suffix;
-}
-
-function sourceSuffixJson(source: RecordSource): string {
-  return sourceJson(source).suffixJson;
+  return json.suffix;
 }
 
 /**
- * JSON made from a value as written, for the few values a cluster repeats in every record: the
- * relay's stream interleaves every pod's records, so one Labels string or tag list comes back
- * constantly but rarely twice in a row. Bounded in entries (a cluster with more distinct values
- * starts over) and in size (longer values, which a record may carry up to the event limit, are
- * not kept): at most ~3 MB.
+ * JSON fragments made from values as written, for the few values a cluster repeats in every
+ * record: the relay's stream interleaves every pod's records, so one Labels string or tag list
+ * comes back constantly but rarely twice in a row. A value is its bytes in the line (one span, or
+ * two: `ATags` and `Tags`), found by their hash and compared byte for byte, so a look-up makes no
+ * string. Bounded in entries (a cluster with more distinct values starts over) and in size
+ * (longer values, which a record may carry up to the event limit, are not kept): at most ~3 MB.
  */
-export class DerivedJsonCache {
-  private readonly entries = new Map<string, string>();
+export class FragmentCache {
+  private readonly entries = new Map<number, CachedFragment>();
 
   constructor(
     private readonly limit: number,
     private readonly longestKey = 1024,
   ) {}
 
-  get(key: string): string | undefined {
-    return this.entries.get(key);
+  /** The fragment kept for the bytes of `[aFrom, aTo)` and `[bFrom, bTo)` (a span from -1 is absent). */
+  get(bytes: Buffer, aFrom: number, aTo: number, bFrom: number, bTo: number): Buffer | undefined {
+    const entry = this.entries.get(spansHash(bytes, aFrom, aTo, bFrom, bTo));
+    if (entry === undefined) return undefined;
+    const aLength = aFrom < 0 ? -1 : aTo - aFrom;
+    const bLength = bFrom < 0 ? -1 : bTo - bFrom;
+    if (entry.aLength !== aLength || entry.bLength !== bLength) return undefined;
+    if (aLength > 0 && !sameBytes(entry.key, 0, bytes, aFrom, aLength)) return undefined;
+    if (bLength > 0 && !sameBytes(entry.key, Math.max(0, aLength), bytes, bFrom, bLength)) return undefined;
+    return entry.fragment;
   }
 
-  set(key: string, json: string): string {
-    if (key.length > this.longestKey || json.length > 2 * this.longestKey) return json;
+  /** Keeps `json` (as UTF-8) for those bytes, unless they or it are too long; returns its bytes. */
+  set(bytes: Buffer, aFrom: number, aTo: number, bFrom: number, bTo: number, json: string): Buffer {
+    const fragment = Buffer.from(json);
+    const aLength = aFrom < 0 ? -1 : aTo - aFrom;
+    const bLength = bFrom < 0 ? -1 : bTo - bFrom;
+    const keyLength = Math.max(0, aLength) + Math.max(0, bLength);
+    if (keyLength > this.longestKey || fragment.length > 2 * this.longestKey + 16) return fragment;
     if (this.entries.size >= this.limit) this.entries.clear();
-    this.entries.set(key, json);
-    return json;
+    const key = Buffer.allocUnsafe(keyLength);
+    if (aLength > 0) bytes.copy(key, 0, aFrom, aTo);
+    if (bLength > 0) bytes.copy(key, Math.max(0, aLength), bFrom, bTo);
+    this.entries.set(spansHash(bytes, aFrom, aTo, bFrom, bTo), { key, aLength, bLength, fragment });
+    return fragment;
   }
 }
 
-const labelsJsons = new DerivedJsonCache(1024);
-const tagsJsons = new DerivedJsonCache(1024);
-
-/** The JSON of the `labels` object of KubeArmor's `Labels`, or '' if none. */
-function labelsJson(value: unknown): string {
-  if (typeof value !== 'string' || value === '') return '';
-  const known = labelsJsons.get(value);
-  if (known !== undefined) return known;
-  const labels = parseLabels(value);
-  return labelsJsons.set(value, labels === undefined ? '' : JSON.stringify(labels));
+interface CachedFragment {
+  /** The bytes of the first span, then the second's. */
+  key: Buffer;
+  /** Each span's length, -1 for an absent one. */
+  aLength: number;
+  bLength: number;
+  fragment: Buffer;
 }
 
-/** The JSON of the `tags` array made of `ATags` / `Tags`, or '' if none; alerts of one policy share it. */
-function tagsJson(m: LineMembers): string {
-  const aTags = m.raw(ATAGS);
-  const tags = m.raw(TAGS);
-  if (aTags === undefined && tags === undefined) return '';
-  // Raw JSON texts never hold a NUL: the key is unambiguous.
-  const key = `${aTags ?? ''}\0${tags ?? ''}`;
-  const known = tagsJsons.get(key);
-  if (known !== undefined) return known;
-  const list = tagList(m.get(ATAGS), m.get(TAGS));
-  return tagsJsons.set(key, list === undefined ? '' : JSON.stringify(list));
+/** FNV-1a of both spans (an absent one hashes as one byte 0xff), cut to a small integer. */
+export function spansHash(bytes: Buffer, aFrom: number, aTo: number, bFrom: number, bTo: number): number {
+  let h = FNV_OFFSET;
+  if (aFrom < 0) h = Math.imul(h ^ 0xff, FNV_PRIME);
+  else for (let i = aFrom; i < aTo; i++) h = Math.imul(h ^ (bytes[i] as number), FNV_PRIME);
+  if (bFrom < 0) h = Math.imul(h ^ 0xff, FNV_PRIME);
+  else for (let i = bFrom; i < bTo; i++) h = Math.imul(h ^ (bytes[i] as number), FNV_PRIME);
+  return h & 0x3fffffff;
+}
+
+function sameBytes(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[aFrom + i] !== b[bFrom + i]) return false;
+  return true;
+}
+
+const labelsFragments = new FragmentCache(1024);
+const tagsFragments = new FragmentCache(1024);
+
+/** `,"labels":{…}` from KubeArmor's `Labels`, or '' if none. */
+function labelsFragment(value: unknown): string {
+  const labels = parseLabels(value);
+  return labels === undefined ? '' : `,"labels":${JSON.stringify(labels)}`;
+}
+
+/** `,"tags":[…]` from `ATags` / `Tags`, or '' if none; alerts of one policy share it. */
+function tagsFragment(aTags: unknown, tags: unknown): string {
+  const list = tagList(aTags, tags);
+  return list === undefined ? '' : `,"tags":${JSON.stringify(list)}`;
 }
 
 /**
- * The start of the `log` object, up to the file's shared part (see SourceJson): where in the file
- * the record came from, its stream and runtime time, and flags.
+ * The `log` object up to the file's shared part (see SourceJson): where in the file the record
+ * came from, its stream and runtime time, and flags.
  */
-function logFields(event: RuntimeEvent, flags: readonly RecordFlag[], level: string | undefined): string {
-  let log = `{"offset":${event.start},"stream":"${event.stream}"`;
-  if (event.time !== '') log += `,"time":${JSON.stringify(event.time)}`;
-  if (event.parts > 1) log += `,"parts":${event.parts}`;
-  if (flags.length > 0) log += `,"flags":${JSON.stringify(flags)}`;
-  if (level !== undefined) log += `,"level":${JSON.stringify(level)}`;
-  return `${log},`;
+function writeLogFields(
+  w: ByteWriter,
+  event: RuntimeEvent,
+  flags: readonly RecordFlag[],
+  level: string | undefined,
+): void {
+  w.ascii('{"offset":');
+  w.digits(event.start, 10);
+  w.ascii(',"stream":"');
+  w.ascii(event.stream);
+  w.ascii('"');
+  if (event.time !== '') {
+    w.ascii(',"time":');
+    if (isPlainJsonText(event.time)) {
+      w.ascii('"');
+      w.ascii(event.time);
+      w.ascii('"');
+    } else w.utf8(JSON.stringify(event.time));
+  }
+  if (event.parts > 1) {
+    w.ascii(',"parts":');
+    w.digits(event.parts, 10);
+  }
+  if (flags.length > 0) w.ascii(`,"flags":${JSON.stringify(flags)}`);
+  if (level !== undefined) w.utf8(`,"level":${JSON.stringify(level)}`);
+  w.ascii(',');
+}
+
+/** Printable ASCII with nothing JSON escapes: the text is its own JSON string's content. */
+function isPlainJsonText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === 0x5c) return false;
+  }
+  return true;
 }
 
 /** Per kind, the last index name made and the day and prefix it was made for. */
@@ -540,6 +730,22 @@ export function indexName(prefix: string, kind: RecordKind, isoTimestamp: string
   return name;
 }
 
+/** indexName for a time whose ten ASCII bytes `YYYY-MM-DD` are at `at`, without decoding them unless the day changed. */
+function indexNameOfDay(prefix: string, kind: RecordKind, bytes: Buffer, at: number): string {
+  const last = lastIndexNames.get(kind);
+  if (last !== undefined && last.prefix === prefix) {
+    const day = last.day;
+    let same = true;
+    for (let i = 0; i < 10; i++)
+      if (day.charCodeAt(i) !== bytes[at + i]) {
+        same = false;
+        break;
+      }
+    if (same) return last.name;
+  }
+  return indexName(prefix, kind, bytes.toString('latin1', at, at + 10));
+}
+
 const MIN_YEAR = 1990;
 const MAX_YEAR = 2200;
 
@@ -549,39 +755,40 @@ export function isoFromUpdatedTime(value: unknown): string | undefined {
   if (value.charCodeAt(4) !== 0x2d || value.charCodeAt(10) !== 0x54 || !value.endsWith('Z')) return undefined;
   const year = Number(value.slice(0, 4));
   if (!(year >= MIN_YEAR && year <= MAX_YEAR)) return undefined;
-  // The shape KubeArmor writes is checked here; Date.parse (slow, per record) only judges others.
-  if (isPlainUtcTime(value)) return value;
+  // The usual shape is taken from the line's bytes (isPlainUtcTime); Date.parse judges the rest.
   return Number.isNaN(Date.parse(value)) ? undefined : value;
 }
 
 /**
- * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with every part in range for any month (day ≤ 28), which
- * Date.parse always accepts. False means only "not this shape", not "invalid".
+ * Whether `b[from, to)` is `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, year 1990–2200, with every part in
+ * range for any month (day ≤ 28): a time isoFromUpdatedTime would keep as it is, since Date.parse
+ * always accepts it. False means only "not this shape", not "invalid".
  */
-export function isPlainUtcTime(v: string): boolean {
-  const n = v.length;
-  if (n < 20 || v.charCodeAt(7) !== 0x2d || v.charCodeAt(13) !== 0x3a || v.charCodeAt(16) !== 0x3a)
+export function isPlainUtcTime(b: Uint8Array, from: number, to: number): boolean {
+  const n = to - from;
+  if (n < 20 || n > 35 || b[to - 1] !== 0x5a /* Z */) return false;
+  if (b[from + 4] !== 0x2d || b[from + 7] !== 0x2d || b[from + 10] !== 0x54) return false;
+  if (b[from + 13] !== 0x3a || b[from + 16] !== 0x3a) return false;
+  const year = twoDigits(b, from) * 100 + twoDigits(b, from + 2);
+  const month = twoDigits(b, from + 5);
+  const day = twoDigits(b, from + 8);
+  const hour = twoDigits(b, from + 11);
+  const minute = twoDigits(b, from + 14);
+  const second = twoDigits(b, from + 17);
+  if (!(year >= MIN_YEAR && year <= MAX_YEAR && month >= 1 && month <= 12 && day >= 1 && day <= 28))
     return false;
-  const month = twoDigits(v, 5);
-  const day = twoDigits(v, 8);
-  const hour = twoDigits(v, 11);
-  const minute = twoDigits(v, 14);
-  const second = twoDigits(v, 17);
-  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour <= 23 && minute <= 59 && second <= 59))
-    return false;
-  if (!isDigit(v.charCodeAt(0)) || !isDigit(v.charCodeAt(1)) || !isDigit(v.charCodeAt(2))) return false;
-  if (!isDigit(v.charCodeAt(3))) return false;
+  if (!(hour <= 23 && minute <= 59 && second <= 59)) return false;
   if (n === 20) return true; // …SSZ
-  if (v.charCodeAt(19) !== 0x2e || n < 22) return false;
-  for (let i = 20; i < n - 1; i++) if (!isDigit(v.charCodeAt(i))) return false;
+  if (b[from + 19] !== 0x2e || n < 22) return false;
+  for (let i = from + 20; i < to - 1; i++) if (!isDigit(b[i] as number)) return false;
   return true;
 }
 
 /** The two-digit number at `at`, or NaN. */
-function twoDigits(v: string, at: number): number {
-  const a = v.charCodeAt(at);
-  const b = v.charCodeAt(at + 1);
-  return isDigit(a) && isDigit(b) ? (a - 0x30) * 10 + (b - 0x30) : Number.NaN;
+function twoDigits(b: Uint8Array, at: number): number {
+  const hi = b[at] as number;
+  const lo = b[at + 1] as number;
+  return isDigit(hi) && isDigit(lo) ? (hi - 0x30) * 10 + (lo - 0x30) : Number.NaN;
 }
 
 /** KubeArmor's `Timestamp`: Unix seconds (a number; tolerate a numeric string). */

@@ -18,12 +18,13 @@ test("stdout backed up, then drained before a reader asks: the reader does not w
   const body = Buffer.from(`{"Message":"${'a'.repeat(70_000)}"`);
   const record = {
     index: 'kubearmor-logs-2024.07.26',
-    id: 'x-0',
+    idPrefix: 'x',
     start: 0,
     body,
     bodyFrom: 0,
     bodyTo: body.length,
-    tail: '}',
+    tail: Buffer.from('}'),
+    tailTo: 1,
     suffix: Buffer.alloc(0),
     similarity: 0,
   } as ShippableRecord;

@@ -3,7 +3,7 @@
 // batched into large writes, and reading waits while stdout is backed up.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { type ShippableRecord, serializeDocument } from '../parse/kubearmor-record.js';
+import { documentId, type ShippableRecord, serializeDocument } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 
 const FLUSH_BYTES = 64 * 1024;
@@ -21,7 +21,7 @@ export class DryRunOutput implements RecordConsumer {
   constructor(private readonly out: Writable) {}
 
   onRecord(file: TailedFile, record: ShippableRecord): void {
-    const line = `{"index":"${record.index}","id":"${record.id}","document":${serializeDocument(record)}}\n`;
+    const line = `{"index":"${record.index}","id":"${documentId(record)}","document":${serializeDocument(record)}}\n`;
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.records++;

@@ -19,6 +19,7 @@
 // - a record's file is told (`file.ack`) only once Elasticsearch has it, which is what moves the
 //   file's checkpoint.
 import type { Counters } from '../metrics/counters.js';
+import { copyBytes, writeDigits } from '../parse/byte-writer.js';
 import type { ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from '../tail/tailed-file.js';
 import type { Backoff } from './backoff.js';
@@ -100,6 +101,9 @@ export interface ShipperEvents {
   onAccepted?(): void;
 }
 
+const ACTION_END = Buffer.from('"}}\n');
+/** The action line's end and the id's offset: at most 11 base-36 digits for any safe integer. */
+const ACTION_END_BYTES = ACTION_END.length + 11;
 const CREATED: BulkItemResult = Object.freeze({ status: 201 });
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
@@ -117,6 +121,7 @@ export class BulkShipper implements RecordConsumer {
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private readonly gzipBody: GzipBody | undefined;
+  private readonly actionStarts = new Map<string, { idPrefix: string; bytes: Buffer }>();
 
   constructor(
     private readonly es: ElasticsearchRequester,
@@ -134,21 +139,29 @@ export class BulkShipper implements RecordConsumer {
   }
 
   onRecord(file: TailedFile, record: ShippableRecord): void {
-    const action = `{"create":{"_index":"${record.index}","_id":"${record.id}"}}\n`;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: a record that might not fit starts a new batch.
+    const actionStart = this.actionStart(record);
     const worst =
-      action.length + (record.bodyTo - record.bodyFrom) + record.tail.length * 3 + record.suffix.length + 1;
+      actionStart.length +
+      ACTION_END_BYTES +
+      (record.bodyTo - record.bodyFrom) +
+      record.tailTo +
+      record.suffix.length +
+      1;
     if (this.batch.buffer.length - this.batch.used < worst) {
       this.flush();
       if (this.batch.buffer.length < worst) this.batch = this.newBatch(worst);
     }
     const b = this.batch;
+    const buffer = b.buffer;
     const from = b.used;
-    let at = from + b.buffer.write(action, from, 'latin1');
-    at += record.body.copy(b.buffer, at, record.bodyFrom, record.bodyTo);
-    at += b.buffer.write(record.tail, at, 'utf8');
-    at += record.suffix.copy(b.buffer, at);
-    b.buffer[at++] = 0x0a;
+    // `{"create":{"_index":"…","_id":"<prefix>-<offset in base 36>"}}\n`, then the document.
+    let at = copyBytes(actionStart, 0, actionStart.length, buffer, from);
+    at = writeDigits(record.start, 36, buffer, at);
+    for (let i = 0; i < ACTION_END.length; i++) buffer[at++] = ACTION_END[i] as number;
+    at = copyBytes(record.body, record.bodyFrom, record.bodyTo, buffer, at);
+    at = copyBytes(record.tail, 0, record.tailTo, buffer, at);
+    at = copyBytes(record.suffix, 0, record.suffix.length, buffer, at);
+    buffer[at++] = 0x0a;
     b.used = at;
     this.budget.take(at - from);
     this.notDone++;
@@ -158,6 +171,19 @@ export class BulkShipper implements RecordConsumer {
     else if (this.batchTimer === undefined) {
       this.batchTimer = setTimeout(() => this.flush(), this.options.maxAgeMs);
     }
+  }
+
+  /**
+   * The action line up to the id's offset, `{"create":{"_index":"<index>","_id":"<prefix>-`: made
+   * once per index and file (records of a file alternate between a few indices, a day at a time).
+   */
+  private actionStart(record: ShippableRecord): Buffer {
+    const known = this.actionStarts.get(record.index);
+    if (known !== undefined && known.idPrefix === record.idPrefix) return known.bytes;
+    if (this.actionStarts.size >= 64) this.actionStarts.clear();
+    const bytes = Buffer.from(`{"create":{"_index":"${record.index}","_id":"${record.idPrefix}-`, 'latin1');
+    this.actionStarts.set(record.index, { idPrefix: record.idPrefix, bytes });
+    return bytes;
   }
 
   private newBatch(atLeast: number): Batch {

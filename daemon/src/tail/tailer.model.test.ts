@@ -30,7 +30,7 @@ import { documentOf } from '../../test/support/records.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Random } from '../generate/relay-records.js';
 import { Counters } from '../metrics/counters.js';
-import type { ShippableRecord } from '../parse/kubearmor-record.js';
+import { documentId, type ShippableRecord } from '../parse/kubearmor-record.js';
 import type { RecordConsumer, TailedFile } from './tailed-file.js';
 import { Tailer } from './tailer.js';
 
@@ -87,7 +87,7 @@ class Container {
 
 class ModelConsumer implements RecordConsumer {
   deliveries: Delivery[] = [];
-  pending: { file: TailedFile; record: ShippableRecord }[] = [];
+  pending: { file: TailedFile; ticket: number; id: string }[] = [];
   /** Ids acknowledged and then saved by a clean restart: must never come again. */
   settled = new Set<string>();
   ackedIds = new Set<string>();
@@ -100,12 +100,11 @@ class ModelConsumer implements RecordConsumer {
 
   onRecord(file: TailedFile, record: ShippableRecord): void {
     const seq = seqOf(record);
-    if (this.settled.has(record.id)) this.redelivered.push(record.id);
-    this.trace.push(
-      `deliver ${seq} ${record.id} ${file.realPath.split('/').slice(-3).join('/')} @${record.start}`,
-    );
-    this.deliveries.push({ id: record.id, seq, start: record.start, path: file.realPath });
-    this.pending.push({ file, record });
+    const id = documentId(record);
+    if (this.settled.has(id)) this.redelivered.push(id);
+    this.trace.push(`deliver ${seq} ${id} ${file.realPath.split('/').slice(-3).join('/')} @${record.start}`);
+    this.deliveries.push({ id, seq, start: record.start, path: file.realPath });
+    this.pending.push({ file, ticket: record.ticket, id });
   }
 
   hasCapacity(): boolean {
@@ -120,8 +119,8 @@ class ModelConsumer implements RecordConsumer {
     const keep: typeof this.pending = [];
     for (const p of this.pending) {
       if (this.rnd.next() < fraction) {
-        p.file.ack(p.record.ticket);
-        this.ackedIds.add(p.record.id);
+        p.file.ack(p.ticket);
+        this.ackedIds.add(p.id);
       } else keep.push(p);
     }
     this.pending = keep;

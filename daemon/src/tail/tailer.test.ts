@@ -19,7 +19,7 @@ import { gzipSync } from 'node:zlib';
 import { documentOf, keptRecord } from '../../test/support/records.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Counters } from '../metrics/counters.js';
-import type { ShippableRecord } from '../parse/kubearmor-record.js';
+import { documentId, type ShippableRecord } from '../parse/kubearmor-record.js';
 import { tailOnce } from '../run/tail-once.js';
 import type { RecordConsumer, TailedFile } from './tailed-file.js';
 import { Tailer, type TailerOptions } from './tailer.js';
@@ -131,9 +131,9 @@ describe('rotation', () => {
     assert.deepEqual(second.collector.seqs(), [...a.seqs.slice(firstSeqs.length), ...b.seqs, ...cc.seqs]);
     assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
     // Ids continue those of the first run: the same file, whatever its name and inode now.
-    const ids = new Set([...collector.records, ...second.collector.records].map((r) => r.id));
+    const ids = new Set([...collector.records, ...second.collector.records].map((r) => documentId(r)));
     assert.equal(ids.size, 60 + 25 + 10);
-    assert.equal(collector.records[0]?.id.split('-')[0], second.collector.records[0]?.id.split('-')[0]);
+    assert.equal(collector.records[0]?.idPrefix, second.collector.records[0]?.idPrefix);
   });
 
   test('rotated between the listing and the open, after a restart: the file is read once, under one id', async () => {
@@ -165,7 +165,7 @@ describe('rotation', () => {
     await tailOnce(tailer);
     await tailer.close();
     assert.deepEqual(collector.seqs(), [...b.seqs, ...cc.seqs]);
-    assert.equal(new Set(collector.records.map((r) => r.id)).size, collector.records.length);
+    assert.equal(new Set(collector.records.map((r) => documentId(r))).size, collector.records.length);
   });
 
   test("docker's rotation while stopped (every rotated file renamed up by one, older ones gzipped): resumed, in order", async () => {
@@ -400,7 +400,7 @@ describe('identity', () => {
     renameSync(`${c.current}.tmp`, c.current);
     const second = await runOnce(c.glob, first.checkpoints);
     assert.deepEqual(second.collector.seqs(), more.seqs);
-    assert.equal(first.collector.records[0]?.id.split('-')[0], second.collector.records[0]?.id.split('-')[0]);
+    assert.equal(first.collector.records[0]?.idPrefix, second.collector.records[0]?.idPrefix);
   });
 
   test('two files that begin with the same line are two files, with different ids', async () => {
@@ -410,7 +410,7 @@ describe('identity', () => {
     writeFileSync(join(c.dir, '1.log'), `${same}${lines(2).text}`);
     const run = await runOnce(join(c.dir, '*.log'), []);
     assert.equal(run.collector.records.length, 6);
-    assert.equal(new Set(run.collector.records.map((r) => r.id)).size, 6);
+    assert.equal(new Set(run.collector.records.map((r) => documentId(r))).size, 6);
   });
 
   test('a file without a complete first line waits; offsets stay bytes', async () => {

@@ -5,8 +5,9 @@ export function documentOf(record: ShippableRecord): Record<string, unknown> {
   return JSON.parse(serializeDocument(record)) as Record<string, unknown>;
 }
 
-/** A record to keep past its hand-over: its body copied out of the reader's buffer, as a consumer must. */
+/** A record to keep past its hand-over: its body and tail copied out of the reused buffers, as a consumer must. */
 export function keptRecord(record: ShippableRecord): ShippableRecord {
   const body = Buffer.from(record.body.subarray(record.bodyFrom, record.bodyTo));
-  return { ...record, body, bodyFrom: 0, bodyTo: body.length };
+  const tail = Buffer.from(record.tail.subarray(0, record.tailTo));
+  return { ...record, body, bodyFrom: 0, bodyTo: body.length, tail };
 }
