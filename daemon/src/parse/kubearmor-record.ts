@@ -88,14 +88,14 @@ export interface RecordOptions {
   now?: () => Date;
 }
 
-const ALERT_TYPES = new Set([
+const ALERT_TYPES = [
   'MatchedPolicy',
   'MatchedHostPolicy',
   'MatchedNetworkPolicy',
   'SystemEvent',
   'MatchedNativePolicy',
-]);
-const LOG_TYPES = new Set(['ContainerLog', 'HostLog', 'SystemLog']);
+];
+const LOG_TYPES = ['ContainerLog', 'HostLog', 'SystemLog'];
 const KIND_SUFFIX: Record<RecordKind, string> = {
   alert: 'alerts',
   log: 'logs',
@@ -130,17 +130,14 @@ export function buildRecord(
   if (reason !== undefined) return relayRecord(event, source, options, reason);
   const m = members;
 
-  const flags: RecordFlag[] = [];
-  if (event.truncated) flags.push('truncated');
-  if (event.invalidUtf8) flags.push('invalid_utf8');
-  const type = m.type;
-  let kind: RecordKind;
-  if (ALERT_TYPES.has(type)) kind = 'alert';
-  else if (LOG_TYPES.has(type)) kind = 'log';
-  else if (type === 'Message') kind = 'message';
-  else {
+  // Made only for the rare record that has one.
+  let flags: RecordFlag[] | undefined;
+  if (event.truncated) (flags ??= []).push('truncated');
+  if (event.invalidUtf8) (flags ??= []).push('invalid_utf8');
+  let kind = m.typeKind;
+  if (kind === undefined) {
     // A Type this version does not know yet: keep it where it most likely belongs, flagged.
-    flags.push('unknown_type');
+    (flags ??= []).push('unknown_type');
     kind = m.has(POLICY_NAME) || m.has(ACTION) || m.has(SEVERITY) ? 'alert' : 'log';
   }
 
@@ -162,7 +159,7 @@ export function buildRecord(
       timestamp = own;
       indexTime = own;
     } else {
-      flags.push('timestamp_fallback');
+      (flags ??= []).push('timestamp_fallback');
       const runtime = isoFromRuntimeTime(event.time);
       timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
       indexTime = runtime ?? stableIndexTime(source, timestamp);
@@ -179,7 +176,7 @@ export function buildRecord(
       if (severity >= 0 && Number.isSafeInteger(severity)) w.digits(severity, 10);
       else w.ascii(String(severity));
     }
-    const known = m.knownAction();
+    const known = m.knownValue(ACTION, KNOWN_ACTIONS)?.fields;
     if (known !== undefined) w.bytes(known, 0, known.length);
     else {
       const action = m.get(ACTION);
@@ -190,7 +187,7 @@ export function buildRecord(
   }
   m.writeFragments(w);
   w.ascii(',"log":');
-  writeLogFields(w, event, flags.length === 0 ? NO_FLAGS : flags, undefined);
+  writeLogFields(w, event, flags ?? NO_FLAGS, undefined);
 
   const record: ShippableRecord = {
     kind,
@@ -205,9 +202,9 @@ export function buildRecord(
     tail: w.buffer,
     tailTo: w.length,
     suffix: sourceSuffix(source),
-    similarity: m.hashOf(OPERATION, m.hashOf(POD_NAME, hashText(m.type, FNV_OFFSET))) >>> 0,
+    similarity: m.hashOf(OPERATION, m.hashOf(POD_NAME, m.typeHash)) >>> 0,
     reason: undefined,
-    flags: flags.length === 0 ? NO_FLAGS : flags,
+    flags: flags ?? NO_FLAGS,
   };
   if (
     m.has(AT_TIMESTAMP) ||
@@ -313,6 +310,10 @@ class LineMembers {
   closeAt = 0;
   /** `Type`, decoded once by readMembers (it decides whether the line is a record at all). */
   type = '';
+  /** The kind of a Type KubeArmor is known to send; undefined for any other. */
+  typeKind: RecordKind | undefined;
+  /** FNV-1a of `type` (see ShippableRecord.similarity). */
+  typeHash = 0;
 
   constructor(readonly scanner: ObjectScanner) {}
 
@@ -379,15 +380,14 @@ class LineMembers {
     return n;
   }
 
-  /** The fields of `Action` when it is one of the values KubeArmor writes, else undefined. */
-  knownAction(): Buffer | undefined {
+  /** The entry of `table` whose `raw` is the member's value as written, byte for byte; else undefined. */
+  knownValue<T extends { raw: Buffer }>(k: number, table: readonly T[]): T | undefined {
     if (this.parsed !== undefined) return undefined;
-    const start = this.scanner.valueStart[ACTION] as number;
+    const start = this.scanner.valueStart[k] as number;
     if (start < 0) return undefined;
-    const length = (this.scanner.valueEnd[ACTION] as number) - start;
-    for (const known of KNOWN_ACTIONS)
-      if (known.raw.length === length && sameBytes(known.raw, 0, this.bytes, start, length))
-        return known.fields;
+    const length = (this.scanner.valueEnd[k] as number) - start;
+    for (const known of table)
+      if (known.raw.length === length && sameBytes(known.raw, 0, this.bytes, start, length)) return known;
     return undefined;
   }
 
@@ -523,11 +523,34 @@ function readMembers(event: RuntimeEvent): NotKubeArmorReason | undefined {
     // Content starting with `{` that parses is an object.
     members.useObject(b, event.contentFrom, to, parsed as Record<string, unknown>);
   }
+  if (!members.has(TIMESTAMP)) return 'not_kubearmor';
+  const known = members.knownValue(TYPE, KNOWN_TYPES);
+  if (known !== undefined) {
+    members.type = known.name;
+    members.typeKind = known.kind;
+    members.typeHash = known.hash;
+    return undefined;
+  }
   const type = members.get(TYPE);
-  if (!members.has(TIMESTAMP) || typeof type !== 'string' || type === '') return 'not_kubearmor';
+  if (typeof type !== 'string' || type === '') return 'not_kubearmor';
   members.type = type;
+  // Known, but escaped or not from the scan.
+  members.typeKind = KNOWN_TYPES.find((known) => known.name === type)?.kind;
+  members.typeHash = hashText(type, FNV_OFFSET);
   return undefined;
 }
+
+/** KubeArmor's Types as written in a line (unescaped), with their kind and hash (see similarity). */
+const KNOWN_TYPES = [
+  ...ALERT_TYPES.map((name) => ({ name, kind: 'alert' as const })),
+  ...LOG_TYPES.map((name) => ({ name, kind: 'log' as const })),
+  { name: 'Message', kind: 'message' as const },
+].map(({ name, kind }) => ({
+  name,
+  kind: kind as RecordKind,
+  raw: Buffer.from(JSON.stringify(name)),
+  hash: hashText(name, FNV_OFFSET),
+}));
 
 function relayRecord(
   event: RuntimeEvent,
