@@ -44,6 +44,40 @@ test('copies, short and long, land where asked; the writer grows keeping what it
   assert.deepEqual(w.buffer.subarray(0, w.length), expected);
 });
 
+test('JSON strings are what JSON.stringify writes, whatever the text', () => {
+  const rnd = new Random(11);
+  const alphabet = [
+    'a',
+    'Z',
+    '0',
+    ' ',
+    '"',
+    '\\',
+    '\n',
+    '\u0001',
+    '\u007f',
+    'é',
+    '✓',
+    '\ud83d\ude00',
+    '\ud800',
+    ':',
+    '.',
+  ];
+  const texts = ['', '2024-07-26T10:41:48.000000001Z'];
+  for (let n = 0; n < 3000; n++) {
+    let text = '';
+    for (let k = rnd.int(0, 40); k > 0; k--) text += rnd.next() < 0.9 ? 'x' : rnd.pick(alphabet);
+    texts.push(text);
+  }
+  const w = new ByteWriter(4);
+  for (const text of texts) {
+    w.reset();
+    w.ascii('[');
+    w.jsonString(text);
+    assert.equal(w.buffer.toString('utf8', 0, w.length), `[${JSON.stringify(text)}`);
+  }
+});
+
 test('a writer grown for one long value lets it go at the next reset', () => {
   const w = new ByteWriter(16);
   w.utf8('x'.repeat(200_000));

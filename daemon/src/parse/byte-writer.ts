@@ -5,6 +5,8 @@
 
 /** Below this many bytes a loop copies faster than Buffer#copy. */
 const SHORT_COPY = 64;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /** A buffer grown past this for one long value is let go at the next reset: memory stays bounded. */
 const KEPT_BYTES = 64 * 1024;
@@ -43,6 +45,27 @@ export class ByteWriter {
     const b = this.buffer;
     let at = this.length;
     for (let i = 0; i < n; i++) b[at++] = text.charCodeAt(i);
+    this.length = at;
+  }
+
+  /** `text` as a JSON string: printable ASCII as it is, in one pass; anything else by JSON.stringify. */
+  jsonString(text: string): void {
+    const n = text.length;
+    this.reserve(n + 2);
+    const b = this.buffer;
+    const start = this.length;
+    let at = start;
+    b[at++] = QUOTE;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) {
+        this.length = start;
+        this.utf8(JSON.stringify(text));
+        return;
+      }
+      b[at++] = c;
+    }
+    b[at++] = QUOTE;
     this.length = at;
   }
 

@@ -5,7 +5,7 @@
 // reads are (see json-object-scan.ts), and the document is the line's own bytes plus what the
 // shipper adds.
 import { createHash } from 'node:crypto';
-import { eventText, type RuntimeEvent } from '../decode/runtime-decoder.js';
+import { eventText, type RuntimeEvent, type StreamName } from '../decode/runtime-decoder.js';
 import { ByteWriter } from './byte-writer.js';
 import { type ObjectScanner, SCAN_INVALID, SCAN_OBJECT } from './json-object-scan.js';
 import { createObjectScanner, WasmJsonObjectScanner } from './json-object-scan-wasm.js';
@@ -710,16 +710,10 @@ function writeLogFields(
 ): void {
   w.ascii('{"offset":');
   w.digits(event.start, 10);
-  w.ascii(',"stream":"');
-  w.ascii(event.stream);
-  w.ascii('"');
+  w.ascii(STREAM_FIELDS[event.stream]);
   if (event.time !== '') {
     w.ascii(',"time":');
-    if (isPlainJsonText(event.time)) {
-      w.ascii('"');
-      w.ascii(event.time);
-      w.ascii('"');
-    } else w.utf8(JSON.stringify(event.time));
+    w.jsonString(event.time);
   }
   if (event.parts > 1) {
     w.ascii(',"parts":');
@@ -730,14 +724,11 @@ function writeLogFields(
   w.ascii(',');
 }
 
-/** Printable ASCII with nothing JSON escapes: the text is its own JSON string's content. */
-function isPlainJsonText(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === QUOTE || c === 0x5c) return false;
-  }
-  return true;
-}
+const STREAM_FIELDS: Record<StreamName, string> = {
+  stdout: ',"stream":"stdout"',
+  stderr: ',"stream":"stderr"',
+  unknown: ',"stream":"unknown"',
+};
 
 /** Per kind, the last index name made and the day and prefix it was made for. */
 const lastIndexNames = new Map<RecordKind, { prefix: string; day: string; name: string }>();
