@@ -132,12 +132,12 @@ export function buildRecord(
 
   // Made only for the rare record that has one.
   let flags: RecordFlag[] | undefined;
-  if (event.truncated) (flags ??= []).push('truncated');
-  if (event.invalidUtf8) (flags ??= []).push('invalid_utf8');
+  if (event.truncated) flags = flagged(flags, 'truncated');
+  if (event.invalidUtf8) flags = flagged(flags, 'invalid_utf8');
   let kind = m.typeKind;
   if (kind === undefined) {
     // A Type this version does not know yet: keep it where it most likely belongs, flagged.
-    (flags ??= []).push('unknown_type');
+    flags = flagged(flags, 'unknown_type');
     kind = m.has(POLICY_NAME) || m.has(ACTION) || m.has(SEVERITY) ? 'alert' : 'log';
   }
 
@@ -159,7 +159,7 @@ export function buildRecord(
       timestamp = own;
       indexTime = own;
     } else {
-      (flags ??= []).push('timestamp_fallback');
+      flags = flagged(flags, 'timestamp_fallback');
       const runtime = isoFromRuntimeTime(event.time);
       timestamp = runtime ?? (options.now?.() ?? new Date()).toISOString();
       indexTime = runtime ?? stableIndexTime(source, timestamp);
@@ -239,6 +239,13 @@ const KNOWN_ACTIONS = ['Allow', 'Audit', 'Block', 'Audit (Allow)', 'Audit (Block
   raw: Buffer.from(JSON.stringify(action)),
   fields: Buffer.from(actionFields(baseAction(action) as { outcome: string; policy: string })),
 }));
+
+/** `flags` with `flag` added, made when it is the first. */
+function flagged(flags: RecordFlag[] | undefined, flag: RecordFlag): RecordFlag[] {
+  if (flags === undefined) return [flag];
+  flags.push(flag);
+  return flags;
+}
 
 /** The document as JSON (for the paths that need it as one string). */
 export function serializeDocument(record: ShippableRecord): string {
