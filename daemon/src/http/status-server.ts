@@ -1,7 +1,8 @@
 // GET /metrics (Prometheus text), /healthz (the main loop is turning) and /readyz (the templates
 // are installed, Elasticsearch answers and takes documents), on a plain node:http server.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { createServer } from './node-http.js';
 
 export interface Health {
   /** Empty when alive; otherwise why not. */

@@ -5,8 +5,9 @@
 // Errors have the official client's shape (`name`, `meta.statusCode`, `meta.body`), so callers
 // and `describeError` treat both alike.
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from '../http/node-http.js';
 
 /**
  * What the daemon needs of Elasticsearch: one request at a time, JSON back. A request settles only
@@ -56,7 +57,7 @@ interface Endpoint {
   readonly url: URL;
   /** The URL's path without its last slash: requests' paths go after it (a proxy's prefix). */
   readonly base: string;
-  readonly agent: HttpAgent;
+  readonly agent: Agent;
   readonly send: typeof httpRequest;
 }
 
