@@ -198,6 +198,24 @@ describe('docker json-file', () => {
     assert.equal(events[1]?.content, '{"log":"cut off');
   });
 
+  test('pieces left open when the file ends are flushed as a docker event, empty pieces too', () => {
+    const a = wrap('{"Timestamp":1,');
+    const { events, decoder } = decode(a + wrap(''));
+    assert.equal(events.length, 0);
+    decoder.flush(a.length + 60);
+    assert.deepEqual(
+      events.map((e) => [e.format, e.content, e.start, e.end, e.parts, e.truncated]),
+      [['docker', '{"Timestamp":1,', 0, a.length + 60, 2, true]],
+    );
+    // Only empty pieces: still docker's (they were once flushed as if CRI's).
+    const empty = decode(wrap('', 'stderr'));
+    empty.decoder.flush(100);
+    assert.deepEqual(
+      empty.events.map((e) => [e.format, e.stream, e.content, e.truncated]),
+      [['docker', 'stderr', '', true]],
+    );
+  });
+
   test('over-long rejoined events are truncated', () => {
     const { events } = decode(wrap('a'.repeat(60)) + wrap('b'.repeat(60)) + wrap('c\n'), 100);
     assert.equal(events[0]?.truncated, true);

@@ -54,6 +54,7 @@ export interface DecoderOptions {
 
 /** Pieces of a split event waiting for its last piece. */
 interface Pending {
+  format: 'cri' | 'docker';
   start: number;
   time: string;
   /** CRI pieces, copied out of the reused read buffer. */
@@ -125,23 +126,7 @@ export class RuntimeDecoder {
       const p = this.pending[stream];
       if (p === undefined) continue;
       this.pending[stream] = undefined;
-      if (p.texts.length > 0) {
-        this.emitText(
-          'docker',
-          stream,
-          p.time,
-          p.texts.join(''),
-          p.start,
-          end,
-          p.parts,
-          true,
-          p.invalid,
-          false,
-        );
-      } else {
-        const joined = Buffer.concat(p.chunks, p.bytes);
-        this.emitBytes('cri', stream, p.time, joined, 0, joined.length, p.start, end, p.parts, true);
-      }
+      this.emitPending(stream, p, end, true);
     }
   }
 
@@ -205,12 +190,11 @@ export class RuntimeDecoder {
     const partial = flag === 0x50; // 'P'
     const pending = this.pending[stream];
     if (partial || pending !== undefined) {
-      const p = pending ?? this.openPending(stream, offset, time);
+      const p = pending ?? this.openPending('cri', stream, offset, time);
       this.appendPending(p, buf, contentFrom, to, cut);
       if (partial) return;
       this.pending[stream] = undefined;
-      const joined = p.chunks.length === 1 ? (p.chunks[0] as Buffer) : Buffer.concat(p.chunks, p.bytes);
-      this.emitBytes('cri', stream, p.time, joined, 0, joined.length, p.start, end, p.parts, p.truncated);
+      this.emitPending(stream, p, end, p.truncated);
       return;
     }
     let contentTo = to;
@@ -226,8 +210,14 @@ export class RuntimeDecoder {
     this.emitBytes('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, truncated);
   }
 
-  private openPending(stream: 'stdout' | 'stderr', start: number, time: string): Pending {
+  private openPending(
+    format: Pending['format'],
+    stream: 'stdout' | 'stderr',
+    start: number,
+    time: string,
+  ): Pending {
     const p: Pending = {
+      format,
       start,
       time,
       chunks: [],
@@ -292,7 +282,7 @@ export class RuntimeDecoder {
       this.emitText('docker', stream, time, piece, offset, end, 1, truncated, invalid, false);
       return;
     }
-    p ??= this.openPending(stream, offset, time);
+    p ??= this.openPending('docker', stream, offset, time);
     p.parts++;
     if (cut) p.truncated = true;
     if (invalid) p.invalid = true;
@@ -308,18 +298,28 @@ export class RuntimeDecoder {
     }
     if (!complete) return;
     this.pending[stream] = undefined;
-    this.emitText(
-      'docker',
-      stream,
-      p.time,
-      p.texts.join(''),
-      p.start,
-      end,
-      p.parts,
-      p.truncated,
-      p.invalid,
-      false,
-    );
+    this.emitPending(stream, p, end, p.truncated);
+  }
+
+  /** A joined event, from its first piece's offset to `end`. */
+  private emitPending(stream: 'stdout' | 'stderr', p: Pending, end: number, truncated: boolean): void {
+    if (p.format === 'docker') {
+      this.emitText(
+        'docker',
+        stream,
+        p.time,
+        p.texts.join(''),
+        p.start,
+        end,
+        p.parts,
+        truncated,
+        p.invalid,
+        false,
+      );
+      return;
+    }
+    const joined = p.chunks.length === 1 ? (p.chunks[0] as Buffer) : Buffer.concat(p.chunks, p.bytes);
+    this.emitBytes('cri', stream, p.time, joined, 0, joined.length, p.start, end, p.parts, truncated);
   }
 
   private emitRaw(
