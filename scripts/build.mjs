@@ -1,9 +1,9 @@
 // Builds the shipper into dist/ (the package's bin and what the image copies):
 //   dist/json-object-scan.wasm  the line scan, from daemon/assembly/ (AssemblyScript)
 //   dist/gzip-deflate.wasm      the DEFLATE encoder of gzip bodies, from daemon/assembly/
-//   dist/kubearmor-shipper.js   one ESM bundle; zod and pino (loaded at every start) are in it, the
-//                               other dependencies stay external (the image installs production
-//                               dependencies next to it)
+//   dist/kubearmor-shipper.js   one ESM bundle; what a start loads is in it, the two clients
+//                               stay external (the image installs production dependencies, those
+//                               two, next to it)
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import asc from 'assemblyscript/asc';
 import { build } from 'esbuild';
@@ -40,13 +40,18 @@ await assemble('daemon/assembly/json-object-scan.ts', 'dist/json-object-scan.was
 await assemble('daemon/assembly/gzip-deflate.ts', 'dist/gzip-deflate.wasm', 31);
 
 const outfile = 'dist/kubearmor-shipper.js';
-// Every start loads zod (the config) and pino (the log). From node_modules, as ESM, they cost Node
-// 22 ~60 ms of CPU and ~7 MB of resident memory at start-up, resolving and linking their hundred
-// files; bundled, their code is parsed as part of ours (measured: the whole start 0.26 → 0.18 CPU s,
-// 82 → 73 MB). pino's CommonJS `require`s of Node's modules need a `require` in the ESM bundle.
-// The rarely loaded dependencies (the official client, the Kubernetes client, yaml, prom-client)
-// stay external: bundling them all was tried and costs ~5 MB more. So zod and pino are build-time
-// (dev) dependencies, and what `dependencies` lists is what stays external.
+// What a start of the daemon loads is in the bundle: zod (the config), pino (the log), yaml (the
+// config file) and prom-client (the status server). Loaded from node_modules, packages cost Node 22
+// ~0.1 CPU s and ~9 MB of resident memory at every start (resolving them, reading their CommonJS
+// exports, the ESM facades); bundled, their code is parsed as part of ours. `run --once` over no
+// file with a config file and the status server, as the DaemonSet starts, mean of ten: Node 22
+// 0.44 → 0.28 CPU s and 86 → 76 MB, Node 20 0.40 → 0.29 CPU s and 68 → 62 MB (with node:http
+// loaded through require, see daemon/src/http/node-http.ts). Bundling only some of them saves
+// little: the first package loaded from node_modules pays most of it. The CommonJS `require`s of
+// Node's modules in pino and prom-client need a `require` in the ESM bundle. The official client
+// and the Kubernetes client (bootstrap, exec-plugin kubeconfigs) stay external: bundling them too
+// costs ~5 MB more. So what `dependencies` lists is what stays external, and the rest are
+// build-time (dev) dependencies.
 const packageJson = JSON.parse(await readFile('package.json', 'utf8'));
 await build({
   entryPoints: ['daemon/src/bin.ts'],
