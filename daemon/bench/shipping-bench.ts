@@ -294,7 +294,7 @@ async function runBacklog(sink: { url: string; docs: () => number }) {
   for (let round = 0; round < backlogRuns; round++) {
     ceilings.push(streamingCeiling(generated.currentFile));
     for (const [runs, extra] of [
-      [gzip, []],
+      [gzip, ['--config', join(dir, 'compression.yaml')]],
       [plain, ['--config', join(dir, 'no-compression.yaml')]],
     ] as const) {
       const before = sink.docs();
@@ -324,8 +324,12 @@ async function runBacklog(sink: { url: string; docs: () => number }) {
   };
 }
 
+/**
+ * Every run starts as the DaemonSet's does, with a config file and the status server (on a free
+ * port): both load code, and the peak RSS measured must be the daemon's.
+ */
 function commonArgs(glob: string): string[] {
-  return ['run', '--once', '--paths', glob, '--es-replicas', '0', '--no-http', '--log-level', 'warn'];
+  return ['run', '--once', '--paths', glob, '--es-replicas', '0', '--http-port', '0', '--log-level', 'warn'];
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-'));
@@ -341,6 +345,8 @@ try {
   });
   const corpusBytes = filesOf(join(dir, 'node', 'pods')).reduce((n, f) => n + statSync(f).size, 0);
   const read = readCorpus(join(dir, 'node'));
+  const gzipConfig = join(dir, 'compression.yaml');
+  writeFileSync(gzipConfig, 'elasticsearch:\n  compression: true\n');
   const plainConfig = join(dir, 'no-compression.yaml');
   writeFileSync(plainConfig, 'elasticsearch:\n  compression: false\n');
   const common = commonArgs(corpus.glob);
@@ -352,7 +358,7 @@ try {
   for (let run = 0; run < corpusRuns; run++) {
     ceilings.push(ceiling(read.contents));
     for (const [into, extra] of [
-      [toSinks, []],
+      [toSinks, ['--config', gzipConfig]],
       [toSinksPlain, ['--config', plainConfig]],
     ] as const) {
       const before = sink.docs();
@@ -360,7 +366,7 @@ try {
         await runShipper([
           ...common,
           '--checkpoint-dir',
-          join(dir, `cp-sink-${run}-${extra.length === 0 ? 'gzip' : 'plain'}`),
+          join(dir, `cp-sink-${run}-${into === toSinks ? 'gzip' : 'plain'}`),
           '--es-url',
           sink.url,
           ...extra,
@@ -390,6 +396,8 @@ try {
       esUrl,
       '--index-prefix',
       'bench',
+      '--config',
+      gzipConfig,
     ]);
     execFileSync('curl', ['-fsS', '-X', 'DELETE', `${esUrl}/bench-*`], { stdio: 'ignore' });
     // Like `npm test`: a node started by hand (`npm run es:start`) stays, one started here stops.
