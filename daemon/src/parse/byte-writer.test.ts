@@ -21,6 +21,8 @@ test('copies, short and long, land where asked; the writer grows keeping what it
   for (const [from, to] of [
     [0, 0],
     [5, 12],
+    [0, 31],
+    [0, 32],
     [0, 63],
     [1, 65],
     [10, 300],
@@ -31,6 +33,9 @@ test('copies, short and long, land where asked; the writer grows keeping what it
     assert.equal(target[6], 0);
     assert.equal(target[7 + to - from], 0);
   }
+  // A copy that does not fit throws, as `set` did, rather than cutting the bytes short.
+  assert.throws(() => copyBytes(source, 0, 100, target, 350), RangeError);
+  assert.throws(() => copyBytes(source, 250, 350, target, 0), RangeError);
   const w = new ByteWriter(8);
   w.ascii('{"a":');
   w.digits(12345, 10);

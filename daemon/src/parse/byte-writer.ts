@@ -85,7 +85,11 @@ export class ByteWriter {
 
 /** Copies `source[from, to)` into `target` at `at`; returns where the copy ends. */
 export function copyBytes(source: Buffer, from: number, to: number, target: Buffer, at: number): number {
-  if (to - from >= SHORT_COPY) return at + source.copy(target, at, from, to);
+  if (to - from >= SHORT_COPY) {
+    // Buffer#copy copies what fits and says how much; a short copy is a caller's bug, never a cut document.
+    if (source.copy(target, at, from, to) !== to - from) throw new RangeError('copyBytes: out of bounds');
+    return at + to - from;
+  }
   for (let i = from; i < to; i++) target[at++] = source[i] as number;
   return at;
 }
