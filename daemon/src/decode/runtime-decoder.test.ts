@@ -20,13 +20,17 @@ function decode(text: string | Buffer, maxEventBytes = 1 << 20): { events: Seen[
     },
     { maxEventBytes },
   );
+  feed(decoder, text);
+  return { events, decoder };
+}
+
+function feed(decoder: RuntimeDecoder, text: string | Buffer): void {
   const buf = typeof text === 'string' ? Buffer.from(text) : text;
   let from = 0;
   for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, from)) {
     decoder.pushLine(buf, from, nl, from, nl + 1, false);
     from = nl + 1;
   }
-  return { events, decoder };
 }
 
 describe('format detection', () => {
@@ -220,6 +224,88 @@ describe('docker json-file', () => {
     const { events } = decode(wrap('a'.repeat(60)) + wrap('b'.repeat(60)) + wrap('c\n'), 100);
     assert.equal(events[0]?.truncated, true);
     assert.equal(events[0]?.content, `${'a'.repeat(60)}${'b'.repeat(40)}`);
+  });
+});
+
+describe('handing open events to the next file (a rotation between their pieces)', () => {
+  const t = '2024-07-26T10:40:00.120871513Z';
+  test('CRI: joined in the next file, its marker and its offset there on the event; the other stream untouched', () => {
+    const head = `${t} stdout P {"a":\n${t} stdout P 1,\n`;
+    const old = decode(`${t} stderr F e1\n${head}`);
+    const next = decode('');
+    const marks: { start: number; carry: unknown }[] = [];
+    old.decoder.handOver(next.decoder, (open) => {
+      marks.push({ start: open.start, carry: open.carry });
+      return 'first-file';
+    });
+    assert.deepEqual(marks, [{ start: `${t} stderr F e1\n`.length, carry: undefined }]);
+    assert.equal(old.decoder.hasOpenEvents(), false);
+    assert.equal(next.decoder.detectedFormat, 'cri');
+    // Held nowhere in the next file until a piece comes there.
+    assert.equal(next.decoder.openEventStart(), undefined);
+    const stderr = `${t} stderr F e2\n`;
+    feed(next.decoder, `${stderr}${t} stdout F "b":2}\n`);
+    const [other, joined] = next.events as [Seen, Seen];
+    assert.equal(other.content, 'e2');
+    assert.equal(other.carry, undefined);
+    assert.equal(joined.content, '{"a":1,"b":2}');
+    assert.equal(joined.carry, 'first-file');
+    assert.deepEqual([joined.start, joined.parts, joined.truncated], [stderr.length, 3, false]);
+    // The flag is per event: the next one is the file's own.
+    feed(next.decoder, `${t} stdout F {}\n`);
+    assert.equal((next.events[2] as Seen).carry, undefined);
+  });
+
+  test('docker: the same', () => {
+    const piece = (log: string) => `${JSON.stringify({ log, stream: 'stdout', time: t })}\n`;
+    const old = decode(piece('{"a":'));
+    const next = decode('');
+    old.decoder.handOver(next.decoder, () => 'mark');
+    feed(next.decoder, piece('1}\n'));
+    const [joined] = next.events as [Seen];
+    assert.deepEqual(
+      [joined.format, joined.content, joined.carry, joined.start],
+      ['docker', '{"a":1}', 'mark', 0],
+    );
+  });
+
+  test('carried on again, it keeps its marker; flushed with no piece here, it holds nothing here', () => {
+    const first = decode(`${t} stdout P {"a":\n`);
+    const second = decode('');
+    const third = decode('');
+    first.decoder.handOver(second.decoder, () => 'mark');
+    const seen: unknown[] = [];
+    second.decoder.handOver(third.decoder, (open) => {
+      seen.push(open.carry, open.start);
+      return open.carry;
+    });
+    assert.deepEqual(seen, ['mark', -1]);
+    third.decoder.flush(100);
+    const [e] = third.events as [Seen];
+    assert.deepEqual([e.carry, e.start, e.end, e.truncated, e.content], ['mark', 100, 100, true, '{"a":']);
+  });
+
+  test('not to a file of another format, nor onto a stream already joining there', () => {
+    const old = decode(`${t} stdout P {"a":\n${t} stderr P x\n`);
+    const docker = decode(`${JSON.stringify({ log: 'hi\n', stream: 'stdout', time: t })}\n`);
+    old.decoder.handOver(docker.decoder, () => 'mark');
+    assert.equal(old.decoder.openEventStart(), 0);
+    const busy = decode(`${t} stderr P y\n`);
+    old.decoder.handOver(busy.decoder, () => 'mark');
+    // stdout went; stderr stayed.
+    feed(busy.decoder, `${t} stdout F 1}\n${t} stderr F z\n`);
+    assert.deepEqual(
+      busy.events.map((e) => [e.content, e.carry]),
+      [
+        ['{"a":1}', 'mark'],
+        ['yz', undefined],
+      ],
+    );
+    old.decoder.flush(50);
+    assert.deepEqual(
+      old.events.map((e) => e.content),
+      ['x'],
+    );
   });
 });
 

@@ -36,6 +36,11 @@ export interface RuntimeEvent {
   invalidUtf8: boolean;
   /** The line could not be unwrapped (not CRI or docker although the file is). */
   undecodable: boolean;
+  /**
+   * Set on an event whose first pieces were read in the file before this one (see `handOver`): the
+   * marker that file gave it. `start` is then where its pieces in this file begin.
+   */
+  carry: unknown;
 }
 
 /** The event's message as text. */
@@ -55,7 +60,11 @@ export interface DecoderOptions {
 /** Pieces of a split event waiting for its last piece. */
 interface Pending {
   format: 'cri' | 'docker';
+  stream: 'stdout' | 'stderr';
+  /** Offset of its first piece in this file; -1 when handed over and none has come here yet. */
   start: number;
+  /** Its marker when its first pieces were in the file before (see `handOver`). */
+  carry: unknown;
   time: string;
   /** CRI pieces, copied out of the reused read buffer. */
   chunks: Buffer[];
@@ -71,6 +80,16 @@ const SPACE = 0x20;
 const CR = 0x0d;
 const OPEN_BRACE = 0x7b;
 const NO_CONTENT = Buffer.alloc(0);
+const STREAMS = ['stdout', 'stderr'] as const;
+
+/** An event still being joined, as the file before hands it over (see `RuntimeDecoder.handOver`). */
+export interface OpenEvent {
+  readonly stream: 'stdout' | 'stderr';
+  /** Offset of its first piece in the file handing it over; -1 if it has none there. */
+  readonly start: number;
+  /** The marker it got from an earlier handover, if any. */
+  readonly carry: unknown;
+}
 
 export class RuntimeDecoder {
   private format: RuntimeFormat | undefined;
@@ -91,7 +110,10 @@ export class RuntimeDecoder {
     truncated: false,
     invalidUtf8: false,
     undecodable: false,
+    carry: undefined,
   };
+  /** The marker of the event being emitted (see `RuntimeEvent.carry`). */
+  private emitting: unknown;
 
   constructor(
     private readonly sink: RuntimeEventSink,
@@ -112,9 +134,32 @@ export class RuntimeDecoder {
   openEventStart(): number | undefined {
     let min: number | undefined;
     for (const p of [this.pending.stdout, this.pending.stderr]) {
-      if (p !== undefined && (min === undefined || p.start < min)) min = p.start;
+      if (p !== undefined && p.start >= 0 && (min === undefined || p.start < min)) min = p.start;
     }
     return min;
+  }
+
+  hasOpenEvents(): boolean {
+    return this.pending.stdout !== undefined || this.pending.stderr !== undefined;
+  }
+
+  /**
+   * Moves the events still being joined to `next`, the decoder of the file that took over at a
+   * rotation: a runtime may write an event's first pieces before the rotation and its last after.
+   * `mark` gives each event moved its marker, which its RuntimeEvent carries (see `carry`). An
+   * event `next` cannot take (another format, or that stream already has one) stays here.
+   */
+  handOver(next: RuntimeDecoder, mark: (open: OpenEvent) => unknown): void {
+    for (const stream of STREAMS) {
+      const p = this.pending[stream];
+      if (p === undefined || next.pending[stream] !== undefined) continue;
+      if (next.format !== undefined && next.format !== p.format) continue;
+      this.pending[stream] = undefined;
+      p.carry = mark(p);
+      p.start = -1;
+      next.format ??= p.format;
+      next.pending[stream] = p;
+    }
   }
 
   /**
@@ -122,7 +167,7 @@ export class RuntimeDecoder {
    * deleted) before their last piece came, and they must not disappear.
    */
   flush(end: number): void {
-    for (const stream of ['stdout', 'stderr'] as const) {
+    for (const stream of STREAMS) {
       const p = this.pending[stream];
       if (p === undefined) continue;
       this.pending[stream] = undefined;
@@ -191,6 +236,7 @@ export class RuntimeDecoder {
     const pending = this.pending[stream];
     if (partial || pending !== undefined) {
       const p = pending ?? this.openPending('cri', stream, offset, time);
+      if (p.start < 0) p.start = offset;
       this.appendPending(p, buf, contentFrom, to, cut);
       if (partial) return;
       this.pending[stream] = undefined;
@@ -218,7 +264,9 @@ export class RuntimeDecoder {
   ): Pending {
     const p: Pending = {
       format,
+      stream,
       start,
+      carry: undefined,
       time,
       chunks: [],
       texts: [],
@@ -283,6 +331,7 @@ export class RuntimeDecoder {
       return;
     }
     p ??= this.openPending('docker', stream, offset, time);
+    if (p.start < 0) p.start = offset;
     p.parts++;
     if (cut) p.truncated = true;
     if (invalid) p.invalid = true;
@@ -303,23 +352,20 @@ export class RuntimeDecoder {
 
   /** A joined event, from its first piece's offset to `end`. */
   private emitPending(stream: 'stdout' | 'stderr', p: Pending, end: number, truncated: boolean): void {
-    if (p.format === 'docker') {
-      this.emitText(
-        'docker',
-        stream,
-        p.time,
-        p.texts.join(''),
-        p.start,
-        end,
-        p.parts,
-        truncated,
-        p.invalid,
-        false,
-      );
-      return;
+    // A handed-over event with no piece here yet (flushed) holds nothing in this file.
+    const start = p.start < 0 ? end : p.start;
+    this.emitting = p.carry;
+    try {
+      if (p.format === 'docker') {
+        const text = p.texts.join('');
+        this.emitText('docker', stream, p.time, text, start, end, p.parts, truncated, p.invalid, false);
+        return;
+      }
+      const joined = p.chunks.length === 1 ? (p.chunks[0] as Buffer) : Buffer.concat(p.chunks, p.bytes);
+      this.emitBytes('cri', stream, p.time, joined, 0, joined.length, start, end, p.parts, truncated);
+    } finally {
+      this.emitting = undefined;
     }
-    const joined = p.chunks.length === 1 ? (p.chunks[0] as Buffer) : Buffer.concat(p.chunks, p.bytes);
-    this.emitBytes('cri', stream, p.time, joined, 0, joined.length, p.start, end, p.parts, truncated);
   }
 
   private emitRaw(
@@ -432,6 +478,7 @@ export class RuntimeDecoder {
     e.truncated = truncated;
     e.invalidUtf8 = invalidUtf8;
     e.undecodable = undecodable;
+    e.carry = this.emitting;
     this.sink.onEvent(e);
   }
 }

@@ -44,6 +44,7 @@ function event(content: string, overrides: Partial<RuntimeEvent> = {}): RuntimeE
     truncated: false,
     invalidUtf8: false,
     undecodable: false,
+    carry: undefined,
     ...overrides,
   };
 }
