@@ -3,7 +3,12 @@
 // synchronously inside one read, so nothing per line outlives the read buffer.
 import { AckWindow } from '../checkpoint/ack-window.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
-import { RuntimeDecoder, type RuntimeEvent, type RuntimeEventSink } from '../decode/runtime-decoder.js';
+import {
+  type OpenEvent,
+  RuntimeDecoder,
+  type RuntimeEvent,
+  type RuntimeEventSink,
+} from '../decode/runtime-decoder.js';
 import type { FileMetadata } from '../enrich/file-metadata.js';
 import type { Counters } from '../metrics/counters.js';
 import {
@@ -24,6 +29,19 @@ export interface RecordConsumer {
   /** False while the consumer holds as much as it may: reading waits for `waitForCapacity`. */
   hasCapacity(): boolean;
   waitForCapacity(): Promise<void>;
+}
+
+/**
+ * An event whose pieces span a rotation. Its record is its first file's (that file's id prefix and
+ * offset, so a replay gives the same id) and is acknowledged there, under `ticket`. Each file with
+ * pieces of it holds its checkpoint at them until the event is settled (see `settleCarried`).
+ */
+export interface CarriedEvent {
+  origin: TailedFile;
+  start: number;
+  ticket: number;
+  /** Where its pieces are in each file: `[start, end)`. */
+  holds: { file: TailedFile; start: number; end: number }[];
 }
 
 export interface TailedFileOptions {
@@ -61,6 +79,10 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   lastTime = '';
   /** When the shipper took the file up (ms). */
   readonly since = Date.now();
+  /** Reading has begun (see Tailer.begin): events of the file before may be handed over until then. */
+  begun = false;
+  /** Events joined across files that this file has pieces of, until settled. */
+  carried: CarriedEvent[] = [];
 
   constructor(
     readonly key: string,
@@ -132,6 +154,42 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   }
 
   onEvent(event: RuntimeEvent): void {
+    if (event.carry !== undefined) {
+      this.onCarriedEvent(event, event.carry as CarriedEvent);
+      return;
+    }
+    this.deliver(event, this.acks.add(event.start));
+  }
+
+  /**
+   * Hands the events still being joined to the file that followed this one at a rotation (see
+   * RuntimeDecoder.handOver); this file holds its checkpoint at their pieces until they settle.
+   */
+  handOverTo(next: TailedFile): void {
+    this.decoder.handOver(next.decoder, (open) => this.carry(open));
+  }
+
+  private carry(open: OpenEvent): CarriedEvent {
+    let carried = open.carry as CarriedEvent | undefined;
+    // Its record is acknowledged here, where it began.
+    carried ??= { origin: this, start: open.start, ticket: this.acks.add(open.start), holds: [] };
+    // The pieces here end at most where this file was read to.
+    if (open.start >= 0) this.hold(carried, open.start, this.reader.consumed);
+    return carried;
+  }
+
+  private onCarriedEvent(event: RuntimeEvent, carried: CarriedEvent): void {
+    this.hold(carried, event.start, event.end);
+    event.start = carried.start;
+    carried.origin.deliver(event, carried.ticket);
+  }
+
+  private hold(carried: CarriedEvent, start: number, end: number): void {
+    carried.holds.push({ file: this, start, end });
+    this.carried.push(carried);
+  }
+
+  private deliver(event: RuntimeEvent, ticket: number): void {
     this.recordSource.kubernetes = this.metadata.current();
     const record = buildRecord(event, this.recordSource, this.options.record);
     this.counters.inc('records', record.kind);
@@ -140,7 +198,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     if (event.time !== '') this.lastTime = event.time;
     if (record.reason !== undefined) this.counters.inc('bad_lines', record.reason);
     for (const flag of record.flags) this.counters.inc('record_flags', flag);
-    record.ticket = this.acks.add(record.start);
+    record.ticket = ticket;
     this.consumer.onRecord(this, record);
   }
 
@@ -164,19 +222,26 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     this.acks.ack(ticket);
   }
 
-  /** Where reading may resume without losing or repeating an unacknowledged record. */
-  committedOffset(): number {
+  /**
+   * Where reading may resume without losing or repeating an unacknowledged record, or an event
+   * joined across files (but for those in `settling`: see `settleCarried`).
+   */
+  committedOffset(settling?: ReadonlySet<CarriedEvent>): number {
     let offset = this.reader.consumed;
     const open = this.decoder.openEventStart();
     if (open !== undefined && open < offset) offset = open;
     const unacked = this.acks.earliestUnacked();
     if (unacked !== undefined && unacked < offset) offset = unacked;
+    for (const c of this.carried) {
+      if (settling?.has(c)) continue;
+      for (const h of c.holds) if (h.file === this && h.start < offset) offset = h.start;
+    }
     return offset;
   }
 
-  /** Nothing more to read and every record acknowledged. */
+  /** Nothing more to read, every record acknowledged, and nothing held for another file. */
   get finished(): boolean {
-    return this.closed && this.acks.pending === 0;
+    return this.closed && this.acks.pending === 0 && this.carried.length === 0;
   }
 
   checkpoint(now: string): FileCheckpoint {
@@ -193,4 +258,27 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       updatedAt: now,
     };
   }
+}
+
+/**
+ * Lets go of the events joined across files whose every file's checkpoint is past their pieces.
+ * The files of one such event must restart all before its pieces (and join them again, to the same
+ * id) or all past them: with one before and one past, a restart would make its pieces in the one
+ * before a record of their own. So an event is let go only once no file of it would stop before its
+ * pieces without it; those that go, go together (two events may each hold a file the other needs
+ * past it).
+ */
+export function settleCarried(files: Iterable<TailedFile>): void {
+  const settling = new Set<CarriedEvent>();
+  for (const f of files) for (const c of f.carried) settling.add(c);
+  if (settling.size === 0) return;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const c of settling) {
+      if (c.holds.every((h) => h.file.committedOffset(settling) >= h.end)) continue;
+      settling.delete(c);
+      changed = true;
+    }
+  }
+  for (const c of settling) for (const h of c.holds) h.file.carried = h.file.carried.filter((x) => x !== c);
 }

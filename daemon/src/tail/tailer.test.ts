@@ -19,7 +19,7 @@ import { gzipSync } from 'node:zlib';
 import { documentOf, keptRecord } from '../../test/support/records.js';
 import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Counters } from '../metrics/counters.js';
-import { documentId, type ShippableRecord } from '../parse/kubearmor-record.js';
+import { documentId, documentIdPrefix, type ShippableRecord } from '../parse/kubearmor-record.js';
 import { tailOnce } from '../run/tail-once.js';
 import type { RecordConsumer, TailedFile } from './tailed-file.js';
 import { Tailer, type TailerOptions } from './tailer.js';
@@ -86,6 +86,18 @@ function options(glob: string, extra: Partial<TailerOptions> = {}): TailerOption
     releasedRetentionMs: 3600_000,
     ...extra,
   };
+}
+
+/** A tailer on a clock the test moves, with a rotate wait of 1 s. */
+function clockedTailer(glob: string, collector: Collector): { tailer: Tailer; clock: { now: number } } {
+  const clock = { now: 0 };
+  const tailer = new Tailer(
+    options(glob, { rotateWaitMs: 1000, now: () => clock.now }),
+    collector,
+    new Counters(),
+    [],
+  );
+  return { tailer, clock };
 }
 
 async function runOnce(
@@ -279,13 +291,7 @@ describe('rotation', () => {
     const a = lines(5);
     writeFileSync(c.current, a.text);
     const collector = new Collector();
-    let now = 0;
-    const tailer = new Tailer(
-      options(c.glob, { rotateWaitMs: 1000, now: () => now }),
-      collector,
-      new Counters(),
-      [],
-    );
+    const { tailer, clock } = clockedTailer(c.glob, collector);
     await tailer.scan();
     await tailer.readTurn();
     const late = lines(3);
@@ -301,7 +307,7 @@ describe('rotation', () => {
     assert.deepEqual(collector.seqs(), [...a.seqs, ...late.seqs, ...b.seqs]);
     // The rotated file stays open for the grace period, then is let go.
     assert.equal(tailer.trackedFiles().length, 2);
-    now += 1500;
+    clock.now += 1500;
     await tailer.maintain(false);
     await tailer.maintain(false);
     assert.equal(tailer.trackedFiles().length, 1);
@@ -322,6 +328,157 @@ describe('rotation', () => {
     assert.deepEqual(collector.seqs(), a.seqs);
     assert.equal(counters.get('files_released'), 1);
     assert.deepEqual(tailer.trackedFiles(), []);
+    await tailer.close();
+  });
+});
+
+describe('an event whose pieces straddle a rotation', () => {
+  /** CRI pieces of one event: the first `head` of `count` pieces, and the rest. */
+  function splitEvent(count: number, head: number): { head: string; rest: string; seq: number } {
+    const n = seq++;
+    const json = `{"Timestamp":1704067200,"Type":"ContainerLog","Seq":${n},"Pad":"${'y'.repeat(200)}"}`;
+    const size = Math.ceil(json.length / count);
+    const pieces: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const flag = i === count - 1 ? 'F' : 'P';
+      pieces.push(
+        `2024-01-01T00:00:01.${String(n).padStart(9, '0')}Z stdout ${flag} ${json.slice(i * size, (i + 1) * size)}\n`,
+      );
+    }
+    return { head: pieces.slice(0, head).join(''), rest: pieces.slice(head).join(''), seq: n };
+  }
+  /** A line of the other stream (not KubeArmor's: a relay record). */
+  const stderrLine = `2024-01-01T00:00:02.000000000Z stderr F starting\n`;
+
+  /** Acknowledges only when told. */
+  class Holder implements RecordConsumer {
+    delivered: { file: TailedFile; record: ShippableRecord }[] = [];
+    onRecord(file: TailedFile, record: ShippableRecord): void {
+      this.delivered.push({ file, record: keptRecord(record) });
+    }
+    hasCapacity(): boolean {
+      return true;
+    }
+    async waitForCapacity(): Promise<void> {}
+    ack(which: (r: ShippableRecord) => boolean): void {
+      for (const d of this.delivered) if (which(d.record)) d.file.ack(d.record.ticket);
+    }
+    seqs(): number[] {
+      return this.delivered.map((d) => Number(documentOf(d.record).Seq ?? -1));
+    }
+  }
+
+  test("a live rotation between its pieces: one record, with the first file's id and offset", async () => {
+    const c = container('straddle');
+    const before = lines(2);
+    const event = splitEvent(4, 3);
+    writeFileSync(c.current, before.text + event.head);
+    const collector = new Collector();
+    const { tailer, clock } = clockedTailer(c.glob, collector);
+    await tailer.scan();
+    await tailer.readTurn();
+    const originKey = (tailer.trackedFiles()[0] as TailedFile).key;
+    renameSync(c.current, `${c.current}.20240101-000001`);
+    const after = lines(1);
+    writeFileSync(c.current, event.rest + after.text);
+    await tailer.scan();
+    for (let i = 0; i < 4; i++) {
+      await tailer.readTurn();
+      await tailer.maintain(false);
+    }
+    assert.deepEqual(collector.seqs(), [...before.seqs, event.seq, ...after.seqs]);
+    const joined = collector.records[2] as ShippableRecord;
+    const doc = documentOf(joined);
+    assert.equal(joined.kind, 'log');
+    assert.equal(joined.start, Buffer.byteLength(before.text));
+    assert.equal(joined.idPrefix, documentIdPrefix('node-a', originKey));
+    assert.deepEqual((doc.log as { parts: number; flags?: unknown }).parts, 4);
+    assert.equal((doc.log as { flags?: unknown }).flags, undefined);
+    // Both files' checkpoints are past it; the old file goes after its grace.
+    clock.now += 1500;
+    await tailer.scan();
+    await tailer.maintain(false);
+    const saved = tailer.checkpoints();
+    await tailer.maintain(false);
+    assert.equal(tailer.trackedFiles().length, 1);
+    assert.ok(
+      saved.every((cp) => cp.offset === cp.size),
+      JSON.stringify(saved),
+    );
+    await tailer.close();
+  });
+
+  test('a restart before both files are past it reads it again, whole, under the same id; after, never', async () => {
+    const c = container('straddle-restart');
+    const event = splitEvent(3, 2);
+    const headAt = 0;
+    writeFileSync(c.current, event.head);
+    renameSync(c.current, `${c.current}.20240101-000001`);
+    const after = lines(1);
+    writeFileSync(c.current, stderrLine + event.rest + after.text);
+
+    // First run: the joined record is acknowledged, the stderr line before its last piece is not.
+    const first = new Holder();
+    let tailer = new Tailer(options(c.glob), first, new Counters(), []);
+    await tailOnce(tailer);
+    const joined = first.delivered.find((d) => d.record.start === headAt && d.record.kind === 'log');
+    assert.ok(joined, 'the event came whole');
+    first.ack((r) => r.kind !== 'relay');
+    let saved = tailer.checkpoints();
+    await tailer.close();
+    // The new file stops before the stderr line; so the old one must stop before the event.
+    const byName = new Map(saved.map((cp) => [cp.path.endsWith('0.log') ? 'new' : 'old', cp.offset]));
+    assert.equal(byName.get('new'), 0);
+    assert.equal(byName.get('old'), headAt);
+
+    // Restart there: the event again, whole, under the same id; no piece of it alone.
+    const second = new Holder();
+    tailer = new Tailer(options(c.glob), second, new Counters(), structuredClone(saved));
+    await tailOnce(tailer);
+    const again = second.delivered.map((d) => d.record);
+    assert.ok(
+      again.every((r) => r.kind !== 'relay' || documentOf(r).message === 'starting'),
+      'no piece came alone',
+    );
+    assert.deepEqual(
+      again.filter((r) => r.start === headAt && r.kind === 'log').map((r) => documentId(r)),
+      [documentId(joined.record)],
+    );
+    second.ack(() => true);
+    saved = tailer.checkpoints();
+    await tailer.close();
+    for (const cp of saved) assert.equal(cp.offset, statSync(cp.path).size, cp.path);
+
+    // Everything acknowledged and saved: nothing comes again.
+    const third = await runOnce(c.glob, saved);
+    assert.deepEqual(third.collector.records, []);
+  });
+
+  test('rotated away mid-event and the new file stays empty: after the grace and a scan, its pieces go out flagged truncated', async () => {
+    const c = container('straddle-alone');
+    const event = splitEvent(3, 2);
+    writeFileSync(c.current, event.head);
+    const collector = new Collector();
+    const { tailer, clock } = clockedTailer(c.glob, collector);
+    await tailer.scan();
+    await tailer.readTurn();
+    renameSync(c.current, `${c.current}.20240101-000001`);
+    writeFileSync(c.current, '');
+    await tailer.scan();
+    await tailer.readTurn();
+    await tailer.readTurn();
+    clock.now += 1500;
+    await tailer.maintain(false);
+    // Not before a scan has looked for the new file.
+    assert.equal(collector.records.length, 0);
+    clock.now += 200;
+    await tailer.scan();
+    await tailer.maintain(false);
+    // Cut short, the JSON does not parse: a relay record, its text kept whole.
+    assert.equal(collector.records.length, 1);
+    const doc = documentOf(collector.records[0] as ShippableRecord);
+    assert.match(String(doc.message), new RegExp(`"Seq":${event.seq},`));
+    assert.deepEqual((doc.log as { flags?: string[] }).flags, ['truncated']);
     await tailer.close();
   });
 });

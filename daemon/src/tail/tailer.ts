@@ -25,7 +25,7 @@ import {
   hashHead,
   makeIdentity,
 } from './file-identity.js';
-import { type RecordConsumer, TailedFile } from './tailed-file.js';
+import { type RecordConsumer, settleCarried, TailedFile } from './tailed-file.js';
 
 export interface TailerOptions {
   includes: readonly string[];
@@ -71,6 +71,8 @@ export class Tailer {
    */
   private foundAs = new Map<string, string>();
   private orderSeq = 0;
+  /** When the last scan ended (ms). */
+  private lastScanAt = Number.NEGATIVE_INFINITY;
   /** Where the next read turn starts (a file's `order`), after one ended for want of room. */
   private resumeTurnAt: number | undefined;
   private readonly now: () => number;
@@ -235,6 +237,7 @@ export class Tailer {
       }
     }
     this.scans++;
+    this.lastScanAt = this.now();
     return this.orderSeq - before;
   }
 
@@ -266,6 +269,7 @@ export class Tailer {
         }
         await this.consumer.waitForCapacity();
       }
+      if (!f.begun) this.begin(f);
       let n: number;
       try {
         n = await f.reader.readChunk();
@@ -307,7 +311,7 @@ export class Tailer {
       if (f.atEnd && !drain && now - f.lastLook < 100) continue;
       f.lastLook = now;
       if (f.source.compressed) {
-        if (!f.atEnd) continue;
+        if (!f.atEnd || this.awaitsSuccessor(f, drain)) continue;
         this.release(f);
         changed = true;
         continue;
@@ -333,6 +337,7 @@ export class Tailer {
         f.atEnd = false;
         changed = true;
       } else if (!f.current && (drain || this.now() - f.atEndSince >= this.options.rotateWaitMs)) {
+        if (this.awaitsSuccessor(f, drain)) continue;
         this.release(f);
         changed = true;
       } else if (this.now() - f.atEndSince >= this.options.rotateWaitMs) {
@@ -362,6 +367,7 @@ export class Tailer {
   /** Checkpoints to save: live files, then recently released ones. */
   checkpoints(): FileCheckpoint[] {
     const now = new Date(this.now()).toISOString();
+    settleCarried(this.files.values());
     const out: FileCheckpoint[] = [];
     for (const f of this.files.values()) {
       if (f.retired && f.finished) continue;
@@ -431,9 +437,48 @@ export class Tailer {
     return this.foundAs.get(join(dirname(realPath), currentName(basename(realPath)))) ?? path;
   }
 
+  /**
+   * A file's first read. The file it followed at a rotation is read to its end (its turn came):
+   * events whose pieces that one began go on here.
+   */
+  private begin(f: TailedFile): void {
+    f.begun = true;
+    const before = this.rotationNeighbour(f, -1);
+    if (before !== undefined && !before.current && !before.closed) before.handOverTo(f);
+  }
+
+  /**
+   * The file tracked just before (`-1`) or after (`1`) this one in its rotation: same directory,
+   * same name while current (`0.log`, not the next restart's `1.log`, whose first line is not a
+   * piece of the last one's).
+   */
+  private rotationNeighbour(f: TailedFile, side: -1 | 1): TailedFile | undefined {
+    const name = currentName(basename(f.realPath));
+    let found: TailedFile | undefined;
+    for (const other of this.files.values()) {
+      if (other === f || other.retired || other.dir !== f.dir) continue;
+      if ((other.order - f.order) * side <= 0 || currentName(basename(other.realPath)) !== name) continue;
+      if (found === undefined || (other.order - found.order) * side < 0) found = other;
+    }
+    return found;
+  }
+
+  /**
+   * A file rotated away with events still open waits, before it is let go, for a scan to find the
+   * file that followed (their last pieces are there): one after its grace (at once for `drain`).
+   * The new file is tracked only once it has a complete line.
+   */
+  private awaitsSuccessor(f: TailedFile, drain: boolean): boolean {
+    if (!f.decoder.hasOpenEvents() || this.rotationNeighbour(f, 1) !== undefined) return false;
+    return this.lastScanAt <= f.atEndSince + (drain ? 0 : this.options.rotateWaitMs);
+  }
+
   private release(f: TailedFile): void {
-    // An incomplete last line will never be completed: count it; rejoin pieces already read.
+    // An incomplete last line will never be completed: count it; rejoin pieces already read, or
+    // hand them to the file that followed at a rotation, where the rest of them is.
     this.counters.inc('bytes_lost', 'incomplete_at_end', f.reader.pendingBytes);
+    const after = this.rotationNeighbour(f, 1);
+    if (after !== undefined && !after.begun) f.handOverTo(after);
     f.decoder.flush(f.reader.consumed);
     this.counters.inc('bytes_skipped_long_lines', '', f.reader.takeSkippedBytes());
     f.closed = true;
@@ -483,6 +528,9 @@ export class Tailer {
     }
     const lost = Math.max(0, f.size - f.reader.position) + f.reader.pendingBytes;
     this.counters.inc('bytes_lost', 'truncated', lost);
+    // Pieces already read are not lost: out they go, flagged truncated (and any carried here is
+    // acknowledged where it began).
+    f.decoder.flush(f.reader.consumed);
     f.retired = true;
     f.closed = true;
     void f.source.close();
