@@ -30,6 +30,12 @@ export interface GenerateOptions {
   startMs: number;
   /** The runtime splits lines longer than this (containerd's default 16 KiB). */
   splitBytes?: number;
+  /**
+   * Rotate between two pieces of a split line, as kubelet may (the runtime writes each piece on
+   * its own): a rotation that is due waits for the next split line (up to twice `rotateBytes`),
+   * and its first piece ends the old file.
+   */
+  rotateBetweenPieces?: boolean;
   /** Sees every line written, with the file it went to (for tests that compute expectations). */
   onLine?: (line: GeneratedLine) => void;
   /**
@@ -180,14 +186,28 @@ export class KubeletLogWriter {
       const bytes = this.docker
         ? dockerWrap(line, time, this.splitBytes)
         : criWrap(line, time, this.splitBytes);
-      pending.push(bytes);
-      pendingBytes += bytes.length;
-      this.size += bytes.length;
+      // Counted where the line begins: its record is that file's.
       this.live.counts[line.kind]++;
       this.lines++;
       options.onLine?.(line);
+      const due = options.rotateBytes !== undefined && this.size + bytes.length >= options.rotateBytes;
+      const firstPiece = due && options.rotateBetweenPieces ? bytes.indexOf(0x0a) + 1 : 0;
+      if (firstPiece > 0 && firstPiece < bytes.length) {
+        pending.push(bytes.subarray(0, firstPiece));
+        pendingBytes += firstPiece;
+        flush();
+        this.rotate();
+        pending.push(bytes.subarray(firstPiece));
+        pendingBytes += bytes.length - firstPiece;
+        this.size += bytes.length - firstPiece;
+        continue;
+      }
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+      this.size += bytes.length;
       if (pendingBytes > 1 << 20) flush();
-      if (options.rotateBytes !== undefined && this.size >= options.rotateBytes) {
+      const rotateBytes = options.rotateBytes ?? Number.POSITIVE_INFINITY;
+      if (this.size >= (options.rotateBetweenPieces ? 2 * rotateBytes : rotateBytes)) {
         flush();
         this.rotate();
       }

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { eventText, RuntimeDecoder } from '../decode/runtime-decoder.js';
-import { criWrap, dockerWrap } from './kubelet-log-writer.js';
+import { criWrap, dockerWrap, generateRelayLogs } from './kubelet-log-writer.js';
 import { RelayRecordFactory } from './relay-records.js';
 
 test('the same seed writes the same lines', () => {
@@ -65,3 +70,40 @@ for (const [runtime, wrap, partial] of [
     assert.deepEqual(events, [line.text]);
   });
 }
+
+test('rotating between pieces: rotated files end with the first piece of a line, the next file begins with the rest', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'between-pieces-'));
+  try {
+    const result = await generateRelayLogs({
+      out,
+      records: 4000,
+      seed: 11,
+      rotateBytes: 300_000,
+      rotateBetweenPieces: true,
+      maxFiles: 100,
+      startMs: Date.parse('2024-07-26T10:00:00Z'),
+    });
+    assert.ok(result.rotations > 0);
+    const texts = result.files.map((f) => {
+      const bytes = readFileSync(f);
+      return (f.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+    });
+    let straddles = 0;
+    for (let i = 0; i + 1 < texts.length; i++) {
+      const last = (texts[i] as string).trimEnd().split('\n').at(-1) as string;
+      if (!/^\S+ stdout P /.test(last)) continue;
+      straddles++;
+      // The rest: a piece of the same time that does not open a JSON object.
+      const time = last.slice(0, last.indexOf(' '));
+      assert.ok((texts[i + 1] as string).startsWith(`${time} stdout `), `file ${i + 1} begins with the rest`);
+      assert.doesNotMatch(texts[i + 1] as string, /^\S+ stdout [PF] \{/);
+    }
+    // A rotation that is due waits for a split line (rare: ~0.3 % of alerts), up to twice the size.
+    assert.ok(straddles > 0, `${straddles} of ${result.rotations} rotations between pieces`);
+    // The line counts where it begins: the files hold every line once.
+    const c = result.counts;
+    assert.equal(c.alert + c.log + c.message + c.relay, 4000);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});

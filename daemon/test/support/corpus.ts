@@ -28,6 +28,8 @@ export async function makeCorpus(
     records,
     seed,
     rotateBytes,
+    // Some events' pieces straddle a rotation: each must still be one document.
+    rotateBetweenPieces: true,
     maxFiles: 1000,
     startMs: Date.parse('2024-07-26T10:00:00Z'),
   });
