@@ -83,6 +83,8 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   begun = false;
   /** Events joined across files that this file has pieces of, until settled. */
   carried: CarriedEvent[] = [];
+  /** This file's events joined from pieces, until the checkpoint is past them (see committedOffset). */
+  private joined: { start: number; end: number }[] = [];
 
   constructor(
     readonly key: string,
@@ -158,6 +160,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       this.onCarriedEvent(event, event.carry as CarriedEvent);
       return;
     }
+    if (event.parts > 1) this.joined.push({ start: event.start, end: event.end });
     this.deliver(event, this.acks.add(event.start));
   }
 
@@ -236,6 +239,26 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       if (settling?.has(c)) continue;
       for (const h of c.holds) if (h.file === this && h.start < offset) offset = h.start;
     }
+    if (this.joined.length > 0) offset = this.outsideJoined(offset, settling === undefined);
+    return offset;
+  }
+
+  /**
+   * Never between the pieces of an event: a line of the other stream written between them may be
+   * acknowledged after the event, and resuming at it would make the event's last pieces a record
+   * of their own. Events the offset is past are forgotten (`prune`: offsets only grow).
+   */
+  private outsideJoined(offset: number, prune: boolean): number {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const j of this.joined) {
+        if (j.start < offset && offset < j.end) {
+          offset = j.start;
+          moved = true;
+        }
+      }
+    }
+    if (prune) this.joined = this.joined.filter((j) => j.end > offset);
     return offset;
   }
 

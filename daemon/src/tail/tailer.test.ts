@@ -454,6 +454,34 @@ describe('an event whose pieces straddle a rotation', () => {
     assert.deepEqual(third.collector.records, []);
   });
 
+  test('in one file, a line of the other stream between its pieces acknowledged after it: the checkpoint stays before the event', async () => {
+    const c = container('interleaved');
+    const event = splitEvent(3, 2);
+    writeFileSync(c.current, event.head + stderrLine + event.rest);
+    const first = new Holder();
+    let tailer = new Tailer(options(c.glob), first, new Counters(), []);
+    await tailOnce(tailer);
+    first.ack((r) => r.kind !== 'relay');
+    const saved = tailer.checkpoints();
+    await tailer.close();
+    // Not at the stderr line: from there, the event's last piece would be a record of its own.
+    assert.deepEqual(
+      saved.map((cp) => cp.offset),
+      [0],
+    );
+    const second = new Holder();
+    tailer = new Tailer(options(c.glob), second, new Counters(), structuredClone(saved));
+    await tailOnce(tailer);
+    await tailer.close();
+    assert.deepEqual(
+      second.delivered.map((d) => [d.record.kind, d.record.start]),
+      [
+        ['relay', Buffer.byteLength(event.head)],
+        ['log', 0],
+      ],
+    );
+  });
+
   test('rotated away mid-event and the new file stays empty: after the grace and a scan, its pieces go out flagged truncated', async () => {
     const c = container('straddle-alone');
     const event = splitEvent(3, 2);
