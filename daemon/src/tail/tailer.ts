@@ -639,7 +639,9 @@ export class Tailer {
     for (const path of await rotatedSiblings(dir, name)) {
       const outcome = await this.adopt(path, undefined, started);
       if (outcome === 'resumed' || outcome === 'known') started = true;
-      else if (!started) notStarted.push(path);
+      // The file this scan takes up as current, renamed since the listing: the newest, it says
+      // nothing of the older ones.
+      else if (!started && outcome !== 'claimed') notStarted.push(path);
     }
     // None of them is a file we know: the ones we knew were rotated out and deleted (kubelet
     // deletes the oldest first), so every one left is newer than what we read. Before, they were
@@ -656,7 +658,7 @@ export class Tailer {
     path: string,
     fingerprint?: string,
     fromStart = false,
-  ): Promise<'resumed' | 'started' | 'known' | false> {
+  ): Promise<'resumed' | 'started' | 'known' | 'claimed' | false> {
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(path);
@@ -689,7 +691,7 @@ export class Tailer {
     }
     if (this.claimed.has(contentKey(dir, identity.fingerprint))) {
       await source.close();
-      return 'known';
+      return 'claimed';
     }
     for (const f of this.files.values()) {
       if (f.dir === dir && f.identity.fingerprint === identity.fingerprint) {
