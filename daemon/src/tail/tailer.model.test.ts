@@ -149,6 +149,8 @@ async function runModel(seed: number, steps: number): Promise<void> {
   // own, so a seed's other steps stay what they were before it existed.
   const waits = new Random(seed + 1_000_003);
   const deletions = new Random(seed + 2_000_003);
+  // Events split around a rotation or a line of the other stream: a stream of their own too.
+  const straddles = new Random(seed + 3_000_003);
   const root = await mkdtemp(join(tmpdir(), `tail-model-${seed}-`));
   mkdirSync(join(root, 'containers'));
   let serial = 0;
@@ -213,10 +215,10 @@ async function runModel(seed: number, steps: number): Promise<void> {
 
   const line = (kind: 'plain' | 'stderr' | 'split' | 'long'): Buffer => Buffer.concat(pieces(kind));
   /** The physical lines of one event (several for `split`). */
-  const pieces = (kind: 'plain' | 'stderr' | 'split' | 'long', minPad = 0): Buffer[] => {
+  const pieces = (kind: 'plain' | 'stderr' | 'split' | 'long', minPad = 0, r = rnd): Buffer[] => {
     const n = seq++;
     const time = `2024-01-01T00:00:00.${String(n).padStart(9, '0')}Z`;
-    const pad = 'ab✓é'.repeat(rnd.int(minPad, kind === 'long' ? 1200 : 40));
+    const pad = 'ab✓é'.repeat(r.int(minPad, kind === 'long' ? 1200 : 40));
     if (kind === 'stderr')
       return [Buffer.from(`${time} stderr F {"level":"info","Seq":${n},"msg":"${pad}"}\n`)];
     const json = Buffer.from(`{"Timestamp":1704067200,"Type":"ContainerLog","Seq":${n},"Pad":"${pad}"}`);
@@ -254,38 +256,59 @@ async function runModel(seed: number, steps: number): Promise<void> {
 
   const remainders: Remainder[] = [];
   const overtakes = new Set<number>();
-  // An event's first pieces (its sequence number among them), a rotation, maybe a read turn or
-  // lines of the other stream, then its last pieces: one record, with its first piece's offset.
+  /** A split event's pieces, at least three: the first two hold its sequence number. */
+  const cutEvent = () => {
+    const n = seq;
+    const parts = pieces('split', 4, straddles);
+    const before = straddles.int(2, parts.length - 1);
+    return {
+      n,
+      whole: Buffer.concat(parts),
+      head: Buffer.concat(parts.slice(0, before)),
+      rest: Buffer.concat(parts.slice(before)),
+    };
+  };
+  /** A line of the other stream written between an event's pieces: complete first, delivered first. */
+  const overtaking = (c: Container): Buffer => {
+    const other = pieces('stderr', 0, straddles)[0] as Buffer;
+    appendFileSync(c.current, other);
+    record(c, other, seq - 1);
+    overtakes.add(seq - 1);
+    return other;
+  };
+  // An event's first pieces, a rotation, maybe a read turn or a line of the other stream, then its
+  // last pieces: one record, with its first piece's offset.
   const splitAcrossRotation = async (c: Container) => {
     finishHalfLine(c);
-    const n = seq;
-    // At least three pieces: the first two hold the sequence number, so the first content has it.
-    const parts = pieces('split', 4);
-    const before = rnd.int(2, parts.length - 1);
-    const head = Buffer.concat(parts.slice(0, before));
-    const rest = Buffer.concat(parts.slice(before));
+    const { n, whole, head, rest } = cutEvent();
     appendFileSync(c.current, head);
     const origin = c.contentSerial;
-    record(c, Buffer.concat(parts), n);
+    record(c, whole, n);
     c.size -= rest.length;
-    if (c.docker || rnd.next() < 0.7) rotate(c);
+    if (c.docker || straddles.next() < 0.7) rotate(c);
     else copyTruncate(c);
-    if (rnd.next() < 0.4) {
+    if (straddles.next() < 0.4) {
       clock += 300;
       await tailer.scan();
       await tailer.readTurn(false);
     }
-    if (rnd.next() < 0.3) {
-      // Complete before the event it was written in the middle of: delivered first.
-      const other = pieces('stderr')[0] as Buffer;
-      appendFileSync(c.current, other);
-      record(c, other, seq - 1);
-      overtakes.add(seq - 1);
-    }
+    if (straddles.next() < 0.3) overtaking(c);
     remainders.push({ origin, content: c.contentSerial, start: c.size });
     appendFileSync(c.current, rest);
     c.size += rest.length;
     consumer.trace.push(`split ${n}: ${head.length} bytes, rotation, then ${rest.length}`);
+  };
+  // The same in one file: a line of the other stream between an event's pieces.
+  const splitAroundLine = (c: Container) => {
+    finishHalfLine(c);
+    const { n, whole, head, rest } = cutEvent();
+    appendFileSync(c.current, head);
+    record(c, whole, n);
+    c.size -= rest.length;
+    overtaking(c);
+    appendFileSync(c.current, rest);
+    c.size += rest.length;
+    consumer.trace.push(`split ${n}: ${head.length} bytes, a stderr line, then ${rest.length}`);
   };
 
   const append = (c: Container) => {
@@ -442,7 +465,6 @@ async function runModel(seed: number, steps: number): Promise<void> {
         ['rotate', 6],
         ['rotate-in-scan', 3],
         ['copytruncate', 3],
-        ['split-rotate', 3],
         ['work', 30],
         ['ack', 15],
         ['restart', 3],
@@ -451,6 +473,9 @@ async function runModel(seed: number, steps: number): Promise<void> {
       consumer.trace.push(`${op} c${c.index} (content ${c.contentSerial})`);
       // A stream of its own, like \`waits\`: a seed's steps up to its first deletion stay as they were.
       if (deletions.next() < 0.04) deleteOldest(deletions.pick(containers));
+      const straddle = straddles.next();
+      if (straddle < 0.02) await splitAcrossRotation(straddles.pick(containers));
+      else if (straddle < 0.04) splitAroundLine(straddles.pick(containers));
       switch (op) {
         case 'append':
           append(c);
@@ -469,9 +494,6 @@ async function runModel(seed: number, steps: number): Promise<void> {
           break;
         case 'copytruncate':
           copyTruncate(c);
-          break;
-        case 'split-rotate':
-          await splitAcrossRotation(c);
           break;
         case 'work':
           await work(rnd.int(1, 4));
@@ -550,7 +572,10 @@ function verify(
       missed++;
       continue;
     }
-    assert.ok(ids !== undefined, `line ${w.seq} (container ${w.container}) never delivered (seed ${seed})`);
+    assert.ok(
+      ids !== undefined,
+      `line ${w.seq} (container ${w.container}, content ${w.content} at ${w.start}) never delivered (seed ${seed})`,
+    );
     assert.equal(ids.size, 1, `line ${w.seq} delivered under ${ids.size} ids (seed ${seed})`);
   }
   assert.equal(
@@ -566,9 +591,11 @@ function verify(
     assert.equal(first.start, w.start, `offset of line ${w.seq} (seed ${seed})`);
   }
 
-  // Settled lines (acknowledged, then a clean restart) never come again.
+  // Settled lines (acknowledged, then a clean restart) never come again — but a line written
+  // between the pieces of an event still open at the restart: one offset cannot resume both
+  // before the event and after that line, so it comes again (under its id: a 409).
   assert.deepEqual(
-    consumer.redelivered,
+    consumer.redelivered.filter((id) => !overtakes.has(seqById.get(id) as number)),
     [],
     `acknowledged lines delivered again after a clean restart (seed ${seed})`,
   );
@@ -599,6 +626,6 @@ test('tailer against a model: random writes, rotations, truncations, restarts', 
   // a bug stay in the list.
   const one = process.env.TAIL_MODEL_SEED;
   const count = Number(process.env.TAIL_MODEL_SEEDS ?? 30);
-  const seeds = one ? [Number(one)] : [...Array.from({ length: count }, (_, i) => i + 1), 53, 95, 150];
+  const seeds = one ? [Number(one)] : [...Array.from({ length: count }, (_, i) => i + 1), 53, 71, 95, 150];
   for (const seed of seeds) await runModel(seed, 160);
 });
