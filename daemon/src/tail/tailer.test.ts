@@ -21,6 +21,7 @@ import type { FileCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { Counters } from '../metrics/counters.js';
 import { documentId, documentIdPrefix, type ShippableRecord } from '../parse/kubearmor-record.js';
 import { tailOnce } from '../run/tail-once.js';
+import { FINGERPRINT_MAX_BYTES, hashHead } from './file-identity.js';
 import type { RecordConsumer, TailedFile } from './tailed-file.js';
 import { Tailer, type TailerOptions } from './tailer.js';
 
@@ -586,6 +587,83 @@ describe('identity', () => {
     const second = await runOnce(c.glob, first.checkpoints);
     assert.deepEqual(second.collector.seqs(), more.seqs);
     assert.equal(first.collector.records[0]?.idPrefix, second.collector.records[0]?.idPrefix);
+  });
+
+  /** docker json-file lines; each file begins with the last piece of a long line, alike for its first KiB. */
+  function dockerFiles(
+    name: string,
+    count: number,
+  ): { dir: string; current: string; glob: string; seqs: number[] } {
+    const base = join(root, name);
+    const dir = join(base, 'docker', 'containers', 'abc');
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(join(base, 'containers'), { recursive: true });
+    const current = join(dir, 'abc-json.log');
+    symlinkSync(current, join(base, 'containers', 'pod_ns_ctr-abc.log'));
+    const seqs: number[] = [];
+    // Oldest first: .<count-1>, …, .1, then the current file.
+    for (let k = count - 1; k >= 0; k--) {
+      const time = `2024-07-26T10:00:0${count - k}.000000001Z`;
+      let text = `${JSON.stringify({ log: `${'A'.repeat(3000)}"}\n`, stream: 'stdout', time })}\n`;
+      for (let i = 0; i < 3; i++) {
+        const n = seq++;
+        seqs.push(n);
+        const log = `{"Timestamp":1721988000,"Type":"ContainerLog","Seq":${n}}\n`;
+        text += `${JSON.stringify({ log, stream: 'stdout', time })}\n`;
+      }
+      writeFileSync(k === 0 ? current : `${current}.${k}`, text);
+    }
+    return { dir, current, glob: join(base, 'containers', '*.log'), seqs };
+  }
+
+  test('docker files whose first lines begin with the same KiB are told apart by the rest of it (docker writes `time` last)', async () => {
+    const d = dockerFiles('same-kib', 3);
+    const first = await runOnce(d.glob, []);
+    assert.deepEqual(
+      first.collector.seqs().filter((n) => n >= 0),
+      d.seqs,
+    );
+    assert.deepEqual(first.counters.byLabel('bytes_lost'), {});
+    assert.equal(new Set(first.checkpoints.map((c) => c.key)).size, 3);
+    // Rotated once more while stopped: each file is found by its own checkpoint, nothing again.
+    renameSync(`${d.current}.2`, `${d.current}.3`);
+    renameSync(`${d.current}.1`, `${d.current}.2`);
+    renameSync(d.current, `${d.current}.1`);
+    writeFileSync(
+      d.current,
+      `${JSON.stringify({ log: `${'A'.repeat(3000)}"}\n`, stream: 'stdout', time: '2024-07-26T10:00:09Z' })}\n`,
+    );
+    const second = await runOnce(d.glob, first.checkpoints);
+    assert.deepEqual(
+      second.collector.records.map((r) => r.kind),
+      ['relay'],
+    );
+    assert.deepEqual(second.counters.byLabel('bytes_lost'), {});
+  });
+
+  test('a checkpoint saved when only the first KiB was fingerprinted still resumes its file, under its key', async () => {
+    const d = dockerFiles('legacy-kib', 1);
+    const bytes = readFileSync(d.current);
+    const firstLineEnd = bytes.indexOf(0x0a) + 1;
+    const { ino, dev } = statSync(d.current);
+    const legacy: FileCheckpoint = {
+      key: 'legacy-key',
+      dev,
+      ino,
+      fingerprint: hashHead(bytes.subarray(0, FINGERPRINT_MAX_BYTES)),
+      fingerprintBytes: FINGERPRINT_MAX_BYTES,
+      path: d.current,
+      offset: firstLineEnd,
+      size: bytes.length,
+      released: false,
+      updatedAt: new Date().toISOString(),
+    };
+    const run = await runOnce(d.glob, [legacy]);
+    assert.deepEqual(run.collector.seqs(), d.seqs);
+    assert.ok(run.collector.records.every((r) => r.idPrefix === documentIdPrefix('node-a', 'legacy-key')));
+    // Saved again under the same key, with the whole line's fingerprint now.
+    assert.equal(run.checkpoints[0]?.key, 'legacy-key');
+    assert.ok((run.checkpoints[0]?.fingerprintBytes as number) > FINGERPRINT_MAX_BYTES);
   });
 
   test('two files that begin with the same line are two files, with different ids', async () => {

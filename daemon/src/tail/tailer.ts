@@ -23,7 +23,10 @@ import {
   FINGERPRINT_MAX_BYTES,
   type FileIdentity,
   hashHead,
+  LONG_FIRST_LINE_MAX_BYTES,
   makeIdentity,
+  sameFingerprint,
+  wantsWholeFirstLine,
 } from './file-identity.js';
 import { type RecordConsumer, settleCarried, TailedFile } from './tailed-file.js';
 
@@ -181,7 +184,7 @@ export class Tailer {
     // A checkpoint of the same content at another inode (the file copied back into place): resume it.
     for (let i = 0; i < fresh.length; i++) {
       const f = fresh[i] as (typeof fresh)[number];
-      const entry = this.takeContent(dirname(f.d.realPath), f.identity.fingerprint);
+      const entry = this.takeContent(dirname(f.d.realPath), f.identity);
       if (entry === undefined) continue;
       resumed.push({ ...f, key: entry.key, start: this.resumeOffset(entry, f.d.size) });
       fresh.splice(i--, 1);
@@ -563,11 +566,7 @@ export class Tailer {
     try {
       const st = await source.handle.stat();
       // The name may have moved on between the scan and the open: trust what was opened.
-      const identity = makeIdentity(
-        st.dev ?? dev,
-        st.ino ?? ino,
-        await readHead(source, FINGERPRINT_MAX_BYTES),
-      );
+      const identity = await identify(source, st.dev ?? dev, st.ino ?? ino);
       if (identity !== undefined) return { source, identity };
     } catch {
       // fall through
@@ -589,7 +588,11 @@ export class Tailer {
   private takeCheckpoint(identity: FileIdentity): FileCheckpoint | undefined {
     let best: FileCheckpoint | undefined;
     for (const c of [...this.unmatched.values(), ...this.released.values()]) {
-      if (c.dev === identity.dev && c.ino === identity.ino && c.fingerprint === identity.fingerprint) {
+      if (
+        c.dev === identity.dev &&
+        c.ino === identity.ino &&
+        sameFingerprint(identity, c.fingerprint, c.fingerprintBytes)
+      ) {
         if (best === undefined || c.updatedAt > best.updatedAt) best = c;
       }
     }
@@ -621,7 +624,7 @@ export class Tailer {
     // Not among the siblings: maybe still at its own path, outside the globs now.
     for (const entry of entries) {
       if (!this.unmatched.has(entry.key)) continue;
-      if (!(await this.adopt(entry.path, entry.fingerprint))) {
+      if (!(await this.adopt(entry.path, entry))) {
         this.unmatched.delete(entry.key);
         this.counters.inc('bytes_lost', 'missing_after_restart', Math.max(0, entry.size - entry.offset));
       }
@@ -656,7 +659,7 @@ export class Tailer {
    */
   private async adopt(
     path: string,
-    fingerprint?: string,
+    wanted?: FileCheckpoint,
     fromStart = false,
   ): Promise<'resumed' | 'started' | 'known' | 'claimed' | false> {
     let st: Awaited<ReturnType<typeof stat>>;
@@ -679,13 +682,12 @@ export class Tailer {
       this.openFailed(path, err);
       return false;
     }
-    const identity = makeIdentity(
-      st.dev,
-      st.ino,
-      await readHead(source, FINGERPRINT_MAX_BYTES).catch(() => Buffer.alloc(0)),
-    );
+    const identity = await identify(source, st.dev, st.ino).catch(() => undefined);
     const dir = dirname(path);
-    if (identity === undefined || (fingerprint !== undefined && identity.fingerprint !== fingerprint)) {
+    if (
+      identity === undefined ||
+      (wanted !== undefined && !sameFingerprint(identity, wanted.fingerprint, wanted.fingerprintBytes))
+    ) {
       await source.close();
       return false;
     }
@@ -702,7 +704,7 @@ export class Tailer {
         return 'known';
       }
     }
-    const entry = this.takeContent(dir, identity.fingerprint);
+    const entry = this.takeContent(dir, identity);
     if (entry?.released) {
       await source.close();
       this.released.set(entry.key, entry);
@@ -729,10 +731,10 @@ export class Tailer {
   }
 
   /** The checkpoint (unmatched or released) of this content, taken out of its set. */
-  private takeContent(dir: string, fingerprint: string): FileCheckpoint | undefined {
+  private takeContent(dir: string, identity: FileIdentity): FileCheckpoint | undefined {
     for (const set of [this.unmatched, this.released]) {
       for (const c of set.values()) {
-        if (c.fingerprint === fingerprint && dirname(c.path) === dir) {
+        if (dirname(c.path) === dir && sameFingerprint(identity, c.fingerprint, c.fingerprintBytes)) {
           set.delete(c.key);
           return c;
         }
@@ -740,6 +742,13 @@ export class Tailer {
     }
     return undefined;
   }
+}
+
+/** Reads as much of a file's head as its fingerprint covers (see file-identity.ts). */
+async function identify(source: ByteSource, dev: number, ino: number): Promise<FileIdentity | undefined> {
+  let head = await readHead(source, FINGERPRINT_MAX_BYTES);
+  if (wantsWholeFirstLine(head)) head = await readHead(source, LONG_FIRST_LINE_MAX_BYTES);
+  return makeIdentity(dev, ino, head);
 }
 
 /** `0.log.20240726-104000.gz` → `0.log`: the name a rotated file had while current. */
