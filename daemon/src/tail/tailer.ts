@@ -653,7 +653,7 @@ export class Tailer {
   }
 
   /**
-   * Looks at one file by content. With `fingerprint`, only a file with that head is taken. A file
+   * Looks at one file by content. With `wanted`, only the file of that checkpoint is taken. A file
    * whose content is being read, or was read and let go, is left alone; one with an unmatched
    * checkpoint resumes there; another is read from byte 0 if `fromStart`.
    */
