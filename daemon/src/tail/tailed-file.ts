@@ -32,16 +32,23 @@ export interface RecordConsumer {
 }
 
 /**
- * An event whose pieces span a rotation. Its record is its first file's (that file's id prefix and
- * offset, so a replay gives the same id) and is acknowledged there, under `ticket`. Each file with
- * pieces of it holds its checkpoint at them until the event is settled (see `settleCarried`).
+ * An event joined from pieces. Each file with pieces of it holds its checkpoint at their start
+ * until every such file is past them (see `settleHeld`): a checkpoint between them would make a
+ * restart ship the last pieces as a record of their own.
  */
-export interface CarriedEvent {
+export interface HeldEvent {
+  /** Where its pieces are in each file: `[start, end)`. */
+  holds: { file: TailedFile; start: number; end: number }[];
+}
+
+/**
+ * An event whose pieces span a rotation. Its record is its first file's (that file's id prefix and
+ * offset, so a replay gives the same id) and is acknowledged there, under `ticket`.
+ */
+interface CarriedEvent extends HeldEvent {
   origin: TailedFile;
   start: number;
   ticket: number;
-  /** Where its pieces are in each file: `[start, end)`. */
-  holds: { file: TailedFile; start: number; end: number }[];
 }
 
 export interface TailedFileOptions {
@@ -81,10 +88,8 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   readonly since = Date.now();
   /** Reading has begun (see Tailer.begin): events of the file before may be handed over until then. */
   begun = false;
-  /** Events joined across files that this file has pieces of, until settled. */
-  carried: CarriedEvent[] = [];
-  /** This file's events joined from pieces, until the checkpoint is past them (see committedOffset). */
-  private joined: { start: number; end: number }[] = [];
+  /** Events joined from pieces that this file has pieces of, until settled. */
+  held: HeldEvent[] = [];
 
   constructor(
     readonly key: string,
@@ -160,7 +165,8 @@ export class TailedFile implements LineSink, RuntimeEventSink {
       this.onCarriedEvent(event, event.carry as CarriedEvent);
       return;
     }
-    if (event.parts > 1) this.joined.push({ start: event.start, end: event.end });
+    // A line of the other stream between its pieces may be acknowledged after it.
+    if (event.parts > 1) this.hold({ holds: [] }, event.start, event.end);
     this.deliver(event, this.acks.add(event.start));
   }
 
@@ -187,9 +193,9 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     carried.origin.deliver(event, carried.ticket);
   }
 
-  private hold(carried: CarriedEvent, start: number, end: number): void {
-    carried.holds.push({ file: this, start, end });
-    this.carried.push(carried);
+  private hold(event: HeldEvent, start: number, end: number): void {
+    event.holds.push({ file: this, start, end });
+    this.held.push(event);
   }
 
   private deliver(event: RuntimeEvent, ticket: number): void {
@@ -226,45 +232,25 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   }
 
   /**
-   * Where reading may resume without losing or repeating an unacknowledged record, or an event
-   * joined across files (but for those in `settling`: see `settleCarried`).
+   * Where reading may resume without losing or repeating an unacknowledged record, nor stopping
+   * between an event's pieces (but for the events in `settling`: see `settleHeld`).
    */
-  committedOffset(settling?: ReadonlySet<CarriedEvent>): number {
+  committedOffset(settling?: ReadonlySet<HeldEvent>): number {
     let offset = this.reader.consumed;
     const open = this.decoder.openEventStart();
     if (open !== undefined && open < offset) offset = open;
     const unacked = this.acks.earliestUnacked();
     if (unacked !== undefined && unacked < offset) offset = unacked;
-    for (const c of this.carried) {
-      if (settling?.has(c)) continue;
-      for (const h of c.holds) if (h.file === this && h.start < offset) offset = h.start;
+    for (const e of this.held) {
+      if (settling?.has(e)) continue;
+      for (const h of e.holds) if (h.file === this && h.start < offset) offset = h.start;
     }
-    if (this.joined.length > 0) offset = this.outsideJoined(offset, settling === undefined);
-    return offset;
-  }
-
-  /**
-   * Never between the pieces of an event: a line of the other stream written between them may be
-   * acknowledged after the event, and resuming at it would make the event's last pieces a record
-   * of their own. Events the offset is past are forgotten (`prune`: offsets only grow).
-   */
-  private outsideJoined(offset: number, prune: boolean): number {
-    for (let moved = true; moved; ) {
-      moved = false;
-      for (const j of this.joined) {
-        if (j.start < offset && offset < j.end) {
-          offset = j.start;
-          moved = true;
-        }
-      }
-    }
-    if (prune) this.joined = this.joined.filter((j) => j.end > offset);
     return offset;
   }
 
   /** Nothing more to read, every record acknowledged, and nothing held for another file. */
   get finished(): boolean {
-    return this.closed && this.acks.pending === 0 && this.carried.length === 0;
+    return this.closed && this.acks.pending === 0 && this.held.length === 0;
   }
 
   checkpoint(now: string): FileCheckpoint {
@@ -284,24 +270,35 @@ export class TailedFile implements LineSink, RuntimeEventSink {
 }
 
 /**
- * Lets go of the events joined across files whose every file's checkpoint is past their pieces.
- * The files of one such event must restart all before its pieces (and join them again, to the same
- * id) or all past them: with one before and one past, a restart would make its pieces in the one
- * before a record of their own. So an event is let go only once no file of it would stop before its
- * pieces without it; those that go, go together (two events may each hold a file the other needs
- * past it).
+ * Lets go of the events joined from pieces whose every file's checkpoint is past their pieces. The
+ * files of one such event must restart all before its pieces (and join them again, to the same id)
+ * or all past them: with one before and one past, a restart would make its pieces in the one
+ * before a record of their own. So an event is let go only once no file of it would stop before
+ * its pieces without it; those that go, go together (two events may each hold a file the other
+ * needs past it). Each file's offset is computed once per pass.
  */
-export function settleCarried(files: Iterable<TailedFile>): void {
-  const settling = new Set<CarriedEvent>();
-  for (const f of files) for (const c of f.carried) settling.add(c);
+export function settleHeld(files: Iterable<TailedFile>): void {
+  const settling = new Set<HeldEvent>();
+  for (const f of files) for (const e of f.held) settling.add(e);
   if (settling.size === 0) return;
   for (let changed = true; changed; ) {
     changed = false;
-    for (const c of settling) {
-      if (c.holds.every((h) => h.file.committedOffset(settling) >= h.end)) continue;
-      settling.delete(c);
+    const offsets = new Map<TailedFile, number>();
+    const offsetOf = (f: TailedFile): number => {
+      let o = offsets.get(f);
+      if (o === undefined) {
+        o = f.committedOffset(settling);
+        offsets.set(f, o);
+      }
+      return o;
+    };
+    for (const e of settling) {
+      if (e.holds.every((h) => offsetOf(h.file) >= h.end)) continue;
+      settling.delete(e);
       changed = true;
     }
   }
-  for (const c of settling) for (const h of c.holds) h.file.carried = h.file.carried.filter((x) => x !== c);
+  const touched = new Set<TailedFile>();
+  for (const e of settling) for (const h of e.holds) touched.add(h.file);
+  for (const f of touched) f.held = f.held.filter((e) => !settling.has(e));
 }

@@ -28,7 +28,7 @@ import {
   sameFingerprint,
   wantsWholeFirstLine,
 } from './file-identity.js';
-import { type RecordConsumer, settleCarried, TailedFile } from './tailed-file.js';
+import { type RecordConsumer, settleHeld, TailedFile } from './tailed-file.js';
 
 export interface TailerOptions {
   includes: readonly string[];
@@ -370,7 +370,7 @@ export class Tailer {
   /** Checkpoints to save: live files, then recently released ones. */
   checkpoints(): FileCheckpoint[] {
     const now = new Date(this.now()).toISOString();
-    settleCarried(this.files.values());
+    settleHeld(this.files.values());
     const out: FileCheckpoint[] = [];
     for (const f of this.files.values()) {
       if (f.retired && f.finished) continue;
