@@ -143,6 +143,11 @@ export class RuntimeDecoder {
     return this.pending.stdout !== undefined || this.pending.stderr !== undefined;
   }
 
+  /** An event handed over by the file before (see `handOver`) still waits for its last piece here. */
+  hasHandedOverEvents(): boolean {
+    return this.pending.stdout?.carry !== undefined || this.pending.stderr?.carry !== undefined;
+  }
+
   /**
    * Moves the events still being joined to `next`, the decoder of the file that took over at a
    * rotation: a runtime may write an event's first pieces before the rotation and its last after.

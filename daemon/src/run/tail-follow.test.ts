@@ -86,9 +86,14 @@ class FullConsumer implements RecordConsumer {
   private held: { file: TailedFile; ticket: number }[] = [];
   private waiting: (() => void)[] = [];
   constructor(private limit: number) {}
+  /** Records that are not KubeArmor's (a lone piece of an event would be one). */
+  relay = 0;
+  private acksAtOnce = false;
   onRecord(file: TailedFile, record: ShippableRecord): void {
+    if (record.kind === 'relay') this.relay++;
     this.seen.push(documentOf(record).Seq as number);
-    this.held.push({ file, ticket: record.ticket });
+    if (this.acksAtOnce) file.ack(record.ticket);
+    else this.held.push({ file, ticket: record.ticket });
   }
   hasCapacity(): boolean {
     return this.held.length < this.limit;
@@ -100,6 +105,7 @@ class FullConsumer implements RecordConsumer {
   /** Elasticsearch is back: everything held is acknowledged, and there is room from now on. */
   recover(): void {
     this.limit = Number.POSITIVE_INFINITY;
+    this.acksAtOnce = true;
     for (const h of this.held) h.file.ack(h.ticket);
     this.held = [];
     for (const w of this.waiting.splice(0)) w();
@@ -255,6 +261,103 @@ test('a gzipped rotated file deleted while held open counts too: it is read to i
     assert.deepEqual(consumer.seen, a.seqs);
     await tailer.close();
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * kubelet rotates between an event's pieces while the consumer is full, then deletes the rotated
+ * file; the shipper stops. `laterSuccessor`: the new file is still empty at the scan that sees the
+ * rotation (only the stop's own scan finds it).
+ */
+async function stopWithEventSplitOverDeletedFile(laterSuccessor: boolean): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-split-'));
+  const stop = new AbortController();
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(40);
+    const split = next++;
+    const piece = '2024-01-01T00:00:01.000000000Z stdout';
+    writeFileSync(current, `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog",\n`);
+    const consumer = new FullConsumer(10);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    const done = tailFollow(tailer, {
+      scanIntervalMs: 20,
+      pollIntervalMs: 10,
+      checkpointIntervalMs: 1000,
+      signal: stop.signal,
+      saveCheckpoints: async () => {},
+    });
+    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    // kubelet rotates between the event's pieces, the scan sees the new file, then the rotated one is deleted.
+    renameSync(current, `${current}.20240101-000001`);
+    const b = lines(5);
+    if (laterSuccessor) {
+      writeFileSync(current, '');
+      await sleep(150);
+      appendFileSync(current, `${piece} F "Seq":${split}}\n${b.text}`);
+    } else {
+      writeFileSync(current, `${piece} F "Seq":${split}}\n${b.text}`);
+      await sleep(150);
+    }
+    unlinkSync(`${current}.20240101-000001`);
+    stop.abort();
+    await done;
+    consumer.recover();
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
+    assert.deepEqual(consumer.seen.slice(0, 41), [...a.seqs, split], 'the event is one record');
+    assert.equal(consumer.relay, 0);
+    const checkpoints = tailer.checkpoints();
+    await tailer.close();
+
+    // The restart: the rotated file is gone; the new one resumes past the event's last piece.
+    const again = new FullConsumer(Number.POSITIVE_INFINITY);
+    const restarted = new Tailer(tailerOptions(dir), again, new Counters(), checkpoints);
+    await restarted.scan();
+    while ((await restarted.readTurn(false)) > 0) {}
+    await restarted.close();
+    assert.equal(again.relay, 0, 'no piece of the event is a record of its own');
+    assert.deepEqual([...consumer.seen.slice(41), ...again.seen], b.seqs);
+  } finally {
+    stop.abort();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('at a stop, an event whose first pieces end a file deleted while held open is completed from the file after it', async () => {
+  await stopWithEventSplitOverDeletedFile(false);
+});
+
+test('at a stop, the file after a deleted one that ends in an open event is looked for, if no scan found it yet', async () => {
+  await stopWithEventSplitOverDeletedFile(true);
+});
+
+test('at a stop, a file deleted before any scan saw it go (its pod deleted) is read to its end too', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-pod-'));
+  const stop = new AbortController();
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(40);
+    writeFileSync(current, a.text);
+    const consumer = new FullConsumer(10);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    const done = tailFollow(tailer, {
+      scanIntervalMs: 60_000,
+      pollIntervalMs: 10,
+      checkpointIntervalMs: 60_000,
+      signal: stop.signal,
+      saveCheckpoints: async () => {},
+    });
+    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    unlinkSync(current);
+    stop.abort();
+    await done;
+    consumer.recover();
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
+    assert.deepEqual(consumer.seen, a.seqs);
+    await tailer.close();
+  } finally {
+    stop.abort();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -59,18 +59,32 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
  * At a stop, before the grace period's wait for acknowledgements: reads what is left of the files
  * kubelet deleted while the tailer held them open (it lagged behind: Elasticsearch was slow or
  * away). Nothing can read them after the restart; what they yield now is shipped and acknowledged
- * like the rest within the grace. Stops at `until`, or when none of them can be read further
- * (read to their end, or an older file of theirs goes first). Resolves to the files it read.
+ * like the rest within the grace. An event whose first pieces end such a file is completed from
+ * the file after it (read that far): after the restart its last pieces alone would be a record.
+ * Stops at `until`, or when none of them can be read further (read to their end, or an older file
+ * of theirs goes first). Resolves to the deleted files it read.
  */
 export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
   const doomed = new Set(await tailer.deletedUnread());
   if (doomed.size === 0) return 0;
+  const reading = new Set(doomed);
+  let scanned = false;
   while (now() < until) {
-    const read = await tailer.readTurn(false, doomed);
+    const read = await tailer.readTurn(false, reading);
     let open = 0;
     for (const f of doomed) if (!f.atEnd && !f.closed) open++;
+    const completing = tailer.completingFiles(doomed);
+    const before = reading.size;
+    for (const f of completing.files) reading.add(f);
+    open += completing.files.length;
+    if (completing.unknown > 0 && !scanned) {
+      // The file after it was created since the last scan.
+      scanned = true;
+      await tailer.scan();
+      continue;
+    }
     if (open === 0) break;
-    if (read > 0) continue;
+    if (read > 0 || reading.size > before) continue;
     if (tailer.hasRoom()) break;
     const woken = new AbortController();
     await Promise.race([

@@ -100,7 +100,8 @@ export class Tailer {
   async deletedUnread(): Promise<TailedFile[]> {
     const out: TailedFile[] = [];
     for (const f of this.trackedFiles()) {
-      if (f.closed || f.current) continue;
+      // Not `current` alone: no scan may have seen it rotated yet, or its pod was deleted.
+      if (f.closed) continue;
       try {
         const st = await f.source.stat();
         if (st.nlink === 0 && (!f.atEnd || st.size > f.reader.position)) out.push(f);
@@ -109,6 +110,27 @@ export class Tailer {
       }
     }
     return out;
+  }
+
+  /**
+   * The files that hold the last pieces of events whose first pieces end one of `files` (read to
+   * their end, rotated away): the file that followed each at its rotation, until it has read them.
+   * `unknown` counts the files of `files` with such events whose follower no scan has found yet.
+   */
+  completingFiles(files: Iterable<TailedFile>): { files: TailedFile[]; unknown: number } {
+    const out: TailedFile[] = [];
+    let unknown = 0;
+    for (const f of files) {
+      if (!f.atEnd) continue;
+      const after = this.rotationNeighbour(f, 1);
+      const handing = !f.closed && f.decoder.hasOpenEvents();
+      if (after === undefined) {
+        if (handing) unknown++;
+      } else if (!after.closed && !after.atEnd && (handing || after.decoder.hasHandedOverEvents())) {
+        out.push(after);
+      }
+    }
+    return { files: out, unknown };
   }
 
   /** The files currently tracked, oldest first (for metrics and tests). */
