@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -358,6 +358,62 @@ test('at a stop, a file deleted before any scan saw it go (its pod deleted) is r
     await tailer.close();
   } finally {
     stop.abort();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('at a stop, the older files before a deleted one are read first (in order), so the deleted one can be read at all', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-older-'));
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(30);
+    writeFileSync(`${current}.20240101-000001`, a.text);
+    const b = lines(20);
+    writeFileSync(`${current}.20240101-000002`, b.text);
+    const c = lines(3);
+    writeFileSync(current, c.text);
+    const consumer = new FullConsumer(5);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    await tailer.scan();
+    await tailer.readTurn(false);
+    assert.ok(consumer.seen.length < 30, `${consumer.seen.length} read before the stop`);
+    // The second file is deleted while the first, still on disk, is being read: the tailer reads
+    // a directory's files oldest first, so the first must be read at the stop too.
+    unlinkSync(`${current}.20240101-000002`);
+    consumer.recover();
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
+    assert.deepEqual(consumer.seen, [...a.seqs, ...b.seqs]);
+    await tailer.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('at a stop, the file after a deleted one is followed into its copy if it was copy-truncated since the last scan', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-copy-'));
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(30);
+    const split = next++;
+    const piece = '2024-01-01T00:00:01.000000000Z stdout';
+    writeFileSync(`${current}.20240101-000001`, `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog",\n`);
+    const b = lines(5);
+    writeFileSync(current, `${piece} F "Seq":${split}}\n${b.text}`);
+    const consumer = new FullConsumer(5);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    await tailer.scan();
+    await tailer.readTurn(false);
+    assert.ok(consumer.seen.length < 30, `${consumer.seen.length} read before the stop`);
+    unlinkSync(`${current}.20240101-000001`);
+    // Then the live file is copy-truncated, and no scan sees it before the stop.
+    copyFileSync(current, `${current}.20240101-000002`);
+    truncateSync(current, 0);
+    consumer.recover();
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
+    assert.deepEqual(consumer.seen.slice(0, 31), [...a.seqs, split], 'the event is one record');
+    assert.equal(consumer.relay, 0);
+    await tailer.close();
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@
 // meanwhile are opened and held (kubelet may delete them before there is room to read them), still
 // saves checkpoints, still answers a stop at once, and its turning keeps /healthz alive.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TailedFile } from '../tail/tailed-file.js';
 import type { Tailer } from '../tail/tailer.js';
 
 export interface FollowOptions {
@@ -58,34 +59,38 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
 /**
  * At a stop, before the grace period's wait for acknowledgements: reads what is left of the files
  * kubelet deleted while the tailer held them open (it lagged behind: Elasticsearch was slow or
- * away). Nothing can read them after the restart; what they yield now is shipped and acknowledged
- * like the rest within the grace. An event whose first pieces end such a file is completed from
- * the file after it (read that far): after the restart its last pieces alone would be a record.
- * Stops at `until`, or when none of them can be read further (read to their end, or an older file
- * of theirs goes first). Resolves to the deleted files it read.
+ * away, or no scan saw them go yet). Nothing can read them after the restart; what they yield now
+ * is shipped and acknowledged like the rest within the grace. Older files of theirs are read
+ * first, and an event whose first pieces end such a file is completed from the file after it:
+ * after the restart its last pieces alone would be a record (see Tailer.toReadBeforeStop). Stops
+ * at `until`, or when nothing of that can be read further. Resolves to the deleted files found.
  */
 export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
-  const doomed = new Set(await tailer.deletedUnread());
-  if (doomed.size === 0) return 0;
-  const reading = new Set(doomed);
+  const deleted = await tailer.deletedUnread();
+  if (deleted.length === 0) return 0;
   let scanned = false;
+  let looked = false;
   while (now() < until) {
-    const read = await tailer.readTurn(false, reading);
-    let open = 0;
-    for (const f of doomed) if (!f.atEnd && !f.closed) open++;
-    const completing = tailer.completingFiles(doomed);
-    const before = reading.size;
-    for (const f of completing.files) reading.add(f);
-    open += completing.files.length;
-    if (completing.unknown > 0 && !scanned) {
+    const wanted = tailer.toReadBeforeStop(deleted);
+    if (wanted.unknown > 0 && !scanned) {
       // The file after it was created since the last scan.
       scanned = true;
       await tailer.scan();
       continue;
     }
-    if (open === 0) break;
-    if (read > 0 || reading.size > before) continue;
-    if (tailer.hasRoom()) break;
+    const before = readState(wanted.files);
+    const read = wanted.files.size > 0 ? await tailer.readTurn(false, wanted.files) : 0;
+    // A read may find a file truncated and move to its copy: a change, though no byte counts.
+    if (read > 0 || readState(wanted.files) !== before) {
+      looked = false;
+      continue;
+    }
+    if (wanted.files.size === 0 || tailer.hasRoom()) {
+      // Nothing more to read: unless a file at its end was truncated since (then its copy is).
+      if (looked || !(await tailer.lookAgain(tailer.trackedFiles()))) break;
+      looked = true;
+      continue;
+    }
     const woken = new AbortController();
     await Promise.race([
       tailer.waitForRoom(),
@@ -93,5 +98,12 @@ export async function readDeletedBeforeStop(tailer: Tailer, until: number, now =
     ]);
     woken.abort();
   }
-  return doomed.size;
+  return deleted.length;
+}
+
+/** Where each file's reading stands, to tell a turn that changed nothing. */
+function readState(files: Iterable<TailedFile>): string {
+  let state = '';
+  for (const f of files) state += `${f.realPath}:${f.reader.position}:${f.atEnd}:${f.closed};`;
+  return state;
 }

@@ -631,6 +631,6 @@ test('tailer against a model: random writes, rotations, truncations, restarts', 
   const count = Number(process.env.TAIL_MODEL_SEEDS ?? 30);
   const seeds = one
     ? [Number(one)]
-    : [...Array.from({ length: count }, (_, i) => i + 1), 53, 60, 71, 95, 150];
+    : [...Array.from({ length: count }, (_, i) => i + 1), 53, 60, 71, 95, 149, 150];
   for (const seed of seeds) await runModel(seed, 160);
 });

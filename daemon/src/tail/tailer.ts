@@ -113,24 +113,31 @@ export class Tailer {
   }
 
   /**
-   * The files that hold the last pieces of events whose first pieces end one of `files` (read to
-   * their end, rotated away): the file that followed each at its rotation, until it has read them.
-   * `unknown` counts the files of `files` with such events whose follower no scan has found yet.
+   * What a stop reads of the files deleted while held (`deleted`, see deletedUnread), which no
+   * restart can read: those not read to their end; the older files of their directories before
+   * them (a container's lines come in order); and, for one that ends in an event's first pieces,
+   * the file that followed it at its rotation, until that one has read the event's last pieces.
+   * `unknown` counts the deleted files with such events whose follower no scan has found yet.
    */
-  completingFiles(files: Iterable<TailedFile>): { files: TailedFile[]; unknown: number } {
-    const out: TailedFile[] = [];
+  toReadBeforeStop(deleted: Iterable<TailedFile>): { files: Set<TailedFile>; unknown: number } {
+    const files = new Set<TailedFile>();
     let unknown = 0;
-    for (const f of files) {
-      if (!f.atEnd) continue;
+    for (const f of deleted) {
+      if (!f.closed && !f.atEnd) {
+        files.add(f);
+        for (const other of this.files.values())
+          if (other.order < f.order && other.dir === f.dir && !other.closed && !other.atEnd) files.add(other);
+        continue;
+      }
       const after = this.rotationNeighbour(f, 1);
       const handing = !f.closed && f.decoder.hasOpenEvents();
       if (after === undefined) {
         if (handing) unknown++;
       } else if (!after.closed && !after.atEnd && (handing || after.decoder.hasHandedOverEvents())) {
-        out.push(after);
+        files.add(after);
       }
     }
-    return { files: out, unknown };
+    return { files, unknown };
   }
 
   /** The files currently tracked, oldest first (for metrics and tests). */
@@ -349,18 +356,10 @@ export class Tailer {
         changed = true;
         continue;
       }
-      // Shorter than where we are, or than the head that identified it, or the head changed:
-      // the content was replaced in place.
-      if (size < f.reader.position || size < f.identity.fingerprintBytes) {
-        await this.truncated(f);
+      if (await this.lookAt(f, size)) {
         changed = true;
       } else if (!f.atEnd) {
         // waiting for its turn and intact
-      } else if (size > f.reader.position) {
-        if (await f.headUnchanged()) f.size = size;
-        else await this.truncated(f);
-        f.atEnd = false;
-        changed = true;
       } else if (!f.current && (drain || this.now() - f.atEndSince >= this.options.rotateWaitMs)) {
         if (this.awaitsSuccessor(f, drain)) continue;
         this.release(f);
@@ -370,6 +369,41 @@ export class Tailer {
       }
     }
     return changed;
+  }
+
+  /**
+   * Looks again at the plain files of `files` read to their end (a stop's last look, see
+   * readDeletedBeforeStop): one replaced in place since is read on in its copy. Resolves to true if
+   * any changed.
+   */
+  async lookAgain(files: Iterable<TailedFile>): Promise<boolean> {
+    let changed = false;
+    for (const f of files) {
+      if (f.closed || !f.atEnd || f.source.compressed) continue;
+      try {
+        if (await this.lookAt(f, (await f.source.stat()).size)) changed = true;
+      } catch {
+        // gone with its descriptor: nothing more to read
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * A plain file's size, looked at: shorter than where we are, or than the head that identified
+   * it, or longer with its head changed, the content was replaced in place (see truncated); longer,
+   * it grew. Resolves to true if either.
+   */
+  private async lookAt(f: TailedFile, size: number): Promise<boolean> {
+    if (size < f.reader.position || size < f.identity.fingerprintBytes) {
+      await this.truncated(f);
+      return true;
+    }
+    if (!f.atEnd || size <= f.reader.position) return false;
+    if (await f.headUnchanged()) f.size = size;
+    else await this.truncated(f);
+    f.atEnd = false;
+    return true;
   }
 
   /** The consumer takes records now (false while everything it may hold awaits acknowledgement). */
