@@ -417,3 +417,37 @@ test('at a stop, the file after a deleted one is followed into its copy if it wa
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('at a stop, an event handed over by a file read to its end, let go and deleted is completed from the file after it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-handed-'));
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(30);
+    const split = next++;
+    const piece = '2024-01-01T00:00:01.000000000Z stdout';
+    writeFileSync(
+      `${current}.20240101-000001`,
+      `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog","Pad":"\n`,
+    );
+    // The event's last pieces are more than one read (1 KiB) of the new file.
+    const middle = `${piece} P ${'x'.repeat(80)}\n`.repeat(20);
+    const b = lines(3);
+    writeFileSync(current, `${middle}${piece} F ","Seq":${split}}\n${b.text}`);
+    const consumer = new FullConsumer(Number.POSITIVE_INFINITY);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    await tailer.scan();
+    const live = () => tailer.trackedFiles().find((f) => f.realPath === current) as TailedFile;
+    for (let i = 0; i < 20 && !live().begun; i++) await tailer.readTurn(false);
+    assert.ok(live().decoder.hasHandedOverEvents(), 'the event went on in the new file');
+    // The old file is let go (read to its end), then kubelet deletes it; the shipper stops.
+    await tailer.maintain(true);
+    assert.ok(tailer.trackedFiles()[0]?.closed);
+    unlinkSync(`${current}.20240101-000001`);
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 0);
+    assert.deepEqual(consumer.seen.slice(0, 31), [...a.seqs, split], 'the event is one record');
+    assert.equal(consumer.relay, 0);
+    await tailer.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

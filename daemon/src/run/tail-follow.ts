@@ -61,13 +61,14 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
  * kubelet deleted while the tailer held them open (it lagged behind: Elasticsearch was slow or
  * away, or no scan saw them go yet). Nothing can read them after the restart; what they yield now
  * is shipped and acknowledged like the rest within the grace. Older files of theirs are read
- * first, and an event whose first pieces end such a file is completed from the file after it:
- * after the restart its last pieces alone would be a record (see Tailer.toReadBeforeStop). Stops
- * at `until`, or when nothing of that can be read further. Resolves to the deleted files found.
+ * first, and an event whose first pieces end such a file (or any file rotated away) is completed
+ * from the file after it: after the restart its last pieces alone would be a record (see
+ * Tailer.toReadBeforeStop). Stops at `until`, or when nothing of that can be read further.
+ * Resolves to the deleted files found.
  */
 export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
   const deleted = await tailer.deletedUnread();
-  if (deleted.length === 0) return 0;
+  if (deleted.length === 0 && tailer.toReadBeforeStop(deleted).files.size === 0) return 0;
   let scanned = false;
   let looked = false;
   while (now() < until) {

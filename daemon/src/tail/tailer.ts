@@ -117,10 +117,14 @@ export class Tailer {
    * restart can read: those not read to their end; the older files of their directories before
    * them (a container's lines come in order); and, for one that ends in an event's first pieces,
    * the file that followed it at its rotation, until that one has read the event's last pieces.
-   * `unknown` counts the deleted files with such events whose follower no scan has found yet.
+   * The same for every event handed over at a rotation and still open: the file it began in may
+   * be deleted too, read to its end already. `unknown` counts the deleted files with such events
+   * whose follower no scan has found yet.
    */
   toReadBeforeStop(deleted: Iterable<TailedFile>): { files: Set<TailedFile>; unknown: number } {
     const files = new Set<TailedFile>();
+    for (const f of this.files.values())
+      if (!f.closed && !f.atEnd && f.decoder.hasHandedOverEvents()) files.add(f);
     let unknown = 0;
     for (const f of deleted) {
       if (!f.closed && !f.atEnd) {
