@@ -88,9 +88,12 @@ class FullConsumer implements RecordConsumer {
   constructor(private limit: number) {}
   /** Records that are not KubeArmor's (a lone piece of an event would be one). */
   relay = 0;
+  /** Records flagged truncated (an event's pieces with no end). */
+  truncated = 0;
   private acksAtOnce = false;
   onRecord(file: TailedFile, record: ShippableRecord): void {
     if (record.kind === 'relay') this.relay++;
+    if (record.flags.includes('truncated')) this.truncated++;
     this.seen.push(documentOf(record).Seq as number);
     if (this.acksAtOnce) file.ack(record.ticket);
     else this.held.push({ file, ticket: record.ticket });
@@ -446,6 +449,28 @@ test('at a stop, an event handed over by a file read to its end, let go and dele
     assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 0);
     assert.deepEqual(consumer.seen.slice(0, 31), [...a.seqs, split], 'the event is one record');
     assert.equal(consumer.relay, 0);
+    await tailer.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('at a stop, the first pieces of an event that end a deleted file no file completes are shipped, flagged truncated', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-pod-split-'));
+  try {
+    const current = join(dir, '0.log');
+    const a = lines(5);
+    const piece = '2024-01-01T00:00:01.000000000Z stdout';
+    writeFileSync(current, `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog",\n`);
+    const consumer = new FullConsumer(Number.POSITIVE_INFINITY);
+    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+    await tailer.scan();
+    while ((await tailer.readTurn(false)) > 0) {}
+    // The pod is deleted, its file with it, the event still open.
+    unlinkSync(current);
+    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
+    assert.equal(consumer.seen.length, 6);
+    assert.equal(consumer.truncated, 1);
     await tailer.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

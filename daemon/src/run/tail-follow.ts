@@ -63,8 +63,8 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
  * is shipped and acknowledged like the rest within the grace. Older files of theirs are read
  * first, and an event whose first pieces end such a file (or any file rotated away) is completed
  * from the file after it: after the restart its last pieces alone would be a record (see
- * Tailer.toReadBeforeStop). Stops at `until`, or when nothing of that can be read further.
- * Resolves to the deleted files found.
+ * Tailer.toReadBeforeStop); what no file completed goes as it is, flagged truncated. Stops at
+ * `until`, or when nothing of that can be read further. Resolves to the deleted files found.
  */
 export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
   const deleted = await tailer.deletedUnread();
@@ -99,6 +99,7 @@ export async function readDeletedBeforeStop(tailer: Tailer, until: number, now =
     ]);
     woken.abort();
   }
+  tailer.flushDeleted(deleted);
   return deleted.length;
 }
 

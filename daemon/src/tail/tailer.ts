@@ -94,8 +94,8 @@ export class Tailer {
 
   /**
    * Files deleted while we hold them open and not read to their end (kubelet deleted them while
-   * the shipper lagged behind). Their descriptor is the last way to them: a restart cannot read
-   * them, so a stop reads them first (see ship.ts).
+   * the shipper lagged behind), or ending in an event still open. Their descriptor is the last way
+   * to them: a restart cannot read them, so a stop reads them first (see ship.ts).
    */
   async deletedUnread(): Promise<TailedFile[]> {
     const out: TailedFile[] = [];
@@ -104,7 +104,8 @@ export class Tailer {
       if (f.closed) continue;
       try {
         const st = await f.source.stat();
-        if (st.nlink === 0 && (!f.atEnd || st.size > f.reader.position)) out.push(f);
+        if (st.nlink === 0 && (!f.atEnd || st.size > f.reader.position || f.decoder.hasOpenEvents()))
+          out.push(f);
       } catch {
         // gone with its descriptor: nothing to read
       }
@@ -142,6 +143,15 @@ export class Tailer {
       }
     }
     return { files, unknown };
+  }
+
+  /**
+   * At the end of a stop's reading (see toReadBeforeStop): the events still open at the end of a
+   * deleted file are emitted as they are, flagged truncated (no file after it completed them, nor
+   * will a restart, which cannot read their first pieces), rather than lost with the file.
+   */
+  flushDeleted(deleted: Iterable<TailedFile>): void {
+    for (const f of deleted) if (!f.closed && f.atEnd) f.decoder.flush(f.reader.consumed);
   }
 
   /** The files currently tracked, oldest first (for metrics and tests). */
