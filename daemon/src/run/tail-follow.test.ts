@@ -140,6 +140,29 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), what);
 }
 
+/** The daemon's loop following `dir` into a consumer with room for `room` records, once that is full. */
+async function followUntilFull(
+  dir: string,
+  room: number,
+  signal: AbortSignal,
+  scanIntervalMs = 20,
+): Promise<{ consumer: FullConsumer; tailer: Tailer; done: Promise<void> }> {
+  const consumer = new FullConsumer(room);
+  const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
+  const done = tailFollow(tailer, {
+    scanIntervalMs,
+    pollIntervalMs: 10,
+    checkpointIntervalMs: 1000,
+    signal,
+    saveCheckpoints: async () => {},
+  });
+  await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+  return { consumer, tailer, done };
+}
+
+/** The runtime's prefix of the pieces of the split events below. */
+const PIECE = '2024-01-01T00:00:01.000000000Z stdout';
+
 test('while the consumer is full the loop still turns: files rotated and deleted meanwhile are held and read later; a stop is answered', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'follow-full-'));
   const stop = new AbortController();
@@ -213,16 +236,7 @@ test('at a stop, what is left of the files deleted while held open is read first
     const a = lines(40);
     writeFileSync(current, a.text);
     // Elasticsearch away: room for 10 records.
-    const consumer = new FullConsumer(10);
-    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
-    const done = tailFollow(tailer, {
-      scanIntervalMs: 20,
-      pollIntervalMs: 10,
-      checkpointIntervalMs: 1000,
-      signal: stop.signal,
-      saveCheckpoints: async () => {},
-    });
-    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    const { consumer, tailer, done } = await followUntilFull(dir, 10, stop.signal);
     // Two rotations, both files seen (held open), then deleted by kubelet.
     const { b, c } = await rotateTwiceThenDelete(current);
     assert.equal((await tailer.deletedUnread()).length, 2);
@@ -280,27 +294,17 @@ async function stopWithEventSplitOverDeletedFile(laterSuccessor: boolean): Promi
     const current = join(dir, '0.log');
     const a = lines(40);
     const split = next++;
-    const piece = '2024-01-01T00:00:01.000000000Z stdout';
-    writeFileSync(current, `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog",\n`);
-    const consumer = new FullConsumer(10);
-    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
-    const done = tailFollow(tailer, {
-      scanIntervalMs: 20,
-      pollIntervalMs: 10,
-      checkpointIntervalMs: 1000,
-      signal: stop.signal,
-      saveCheckpoints: async () => {},
-    });
-    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    writeFileSync(current, `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog",\n`);
+    const { consumer, tailer, done } = await followUntilFull(dir, 10, stop.signal);
     // kubelet rotates between the event's pieces, the scan sees the new file, then the rotated one is deleted.
     renameSync(current, `${current}.20240101-000001`);
     const b = lines(5);
     if (laterSuccessor) {
       writeFileSync(current, '');
       await sleep(150);
-      appendFileSync(current, `${piece} F "Seq":${split}}\n${b.text}`);
+      appendFileSync(current, `${PIECE} F "Seq":${split}}\n${b.text}`);
     } else {
-      writeFileSync(current, `${piece} F "Seq":${split}}\n${b.text}`);
+      writeFileSync(current, `${PIECE} F "Seq":${split}}\n${b.text}`);
       await sleep(150);
     }
     unlinkSync(`${current}.20240101-000001`);
@@ -342,16 +346,8 @@ test('at a stop, a file deleted before any scan saw it go (its pod deleted) is r
     const current = join(dir, '0.log');
     const a = lines(40);
     writeFileSync(current, a.text);
-    const consumer = new FullConsumer(10);
-    const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
-    const done = tailFollow(tailer, {
-      scanIntervalMs: 60_000,
-      pollIntervalMs: 10,
-      checkpointIntervalMs: 60_000,
-      signal: stop.signal,
-      saveCheckpoints: async () => {},
-    });
-    await until(() => !consumer.hasCapacity(), 'the consumer fills up');
+    // No scan after the first: none sees the file go.
+    const { consumer, tailer, done } = await followUntilFull(dir, 10, stop.signal, 60_000);
     unlinkSync(current);
     stop.abort();
     await done;
@@ -398,10 +394,9 @@ test('at a stop, the file after a deleted one is followed into its copy if it wa
     const current = join(dir, '0.log');
     const a = lines(30);
     const split = next++;
-    const piece = '2024-01-01T00:00:01.000000000Z stdout';
-    writeFileSync(`${current}.20240101-000001`, `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog",\n`);
+    writeFileSync(`${current}.20240101-000001`, `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog",\n`);
     const b = lines(5);
-    writeFileSync(current, `${piece} F "Seq":${split}}\n${b.text}`);
+    writeFileSync(current, `${PIECE} F "Seq":${split}}\n${b.text}`);
     const consumer = new FullConsumer(5);
     const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
     await tailer.scan();
@@ -427,15 +422,14 @@ test('at a stop, an event handed over by a file read to its end, let go and dele
     const current = join(dir, '0.log');
     const a = lines(30);
     const split = next++;
-    const piece = '2024-01-01T00:00:01.000000000Z stdout';
     writeFileSync(
       `${current}.20240101-000001`,
-      `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog","Pad":"\n`,
+      `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog","Pad":"\n`,
     );
     // The event's last pieces are more than one read (1 KiB) of the new file.
-    const middle = `${piece} P ${'x'.repeat(80)}\n`.repeat(20);
+    const middle = `${PIECE} P ${'x'.repeat(80)}\n`.repeat(20);
     const b = lines(3);
-    writeFileSync(current, `${middle}${piece} F ","Seq":${split}}\n${b.text}`);
+    writeFileSync(current, `${middle}${PIECE} F ","Seq":${split}}\n${b.text}`);
     const consumer = new FullConsumer(Number.POSITIVE_INFINITY);
     const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
     await tailer.scan();
@@ -460,8 +454,7 @@ test('at a stop, the first pieces of an event that end a deleted file no file co
   try {
     const current = join(dir, '0.log');
     const a = lines(5);
-    const piece = '2024-01-01T00:00:01.000000000Z stdout';
-    writeFileSync(current, `${a.text}${piece} P {"Timestamp":1,"Type":"HostLog",\n`);
+    writeFileSync(current, `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog",\n`);
     const consumer = new FullConsumer(Number.POSITIVE_INFINITY);
     const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
     await tailer.scan();
