@@ -659,7 +659,8 @@ function verify(
 
 test('tailer against a model: random writes, rotations, truncations, restarts', async () => {
   // TAIL_MODEL_SEED=n replays one seed; TAIL_MODEL_SEEDS=n runs seeds 1…n (TAIL_MODEL_FROM=m:
-  // m+1…m+n, alone). Seeds that once found a bug stay in the list.
+  // m+1…m+n, alone); TAIL_MODEL_STEPS sets each one's length. Seeds that once found a bug stay in
+  // the list.
   const one = process.env.TAIL_MODEL_SEED;
   const count = Number(process.env.TAIL_MODEL_SEEDS ?? 30);
   const from = Number(process.env.TAIL_MODEL_FROM ?? 0);
@@ -669,5 +670,6 @@ test('tailer against a model: random writes, rotations, truncations, restarts', 
     : from > 0
       ? range
       : [...range, 53, 60, 71, 95, 149, 150, 265, 747, 949, 1119];
-  for (const seed of seeds) await runModel(seed, 160);
+  const steps = Number(process.env.TAIL_MODEL_STEPS ?? 160);
+  for (const seed of seeds) await runModel(seed, steps);
 });
