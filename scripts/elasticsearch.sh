@@ -296,7 +296,13 @@ cmd_start() {
   prepare_distribution
   write_config
   rm -f "$pid_file" "$keep_file"
-  if is_root; then chown -R "$ES_USER:" "$state_dir"; fi
+  # This node's directory and its distribution only: the other nodes' data (a test's second node,
+  # the other pass's) and the other distributions being prepared change meanwhile, and a file gone
+  # mid-walk fails chown -R (it failed a clean-clone run once).
+  if is_root; then
+    chown "$ES_USER:" "$state_dir" "$dist_dir"
+    chown -R "$ES_USER:" "$es_home" "$node_dir"
+  fi
   local java_home started_at
   java_home="$(find_java_home)"
   started_at="$(date +%s%N)"
