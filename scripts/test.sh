@@ -38,6 +38,8 @@ kube_pid=""
 extra_pids=()
 stop_es=0
 stop_kube=0
+# The ports of the nodes the tests start of their own: this pass's, then each other pass's.
+own_ports=(9251 9260)
 cleanup() {
   # Every step, whatever failed before it: a failed start used to end the cleanup at its first
   # `wait`, leaving the other servers running.
@@ -51,6 +53,13 @@ cleanup() {
   [ "$stop_es2" = 1 ] && ES_VERSION="$es2_version" ES_PORT="$es2_port" bash scripts/elasticsearch.sh stop || true
   [ "$stop_os" = 1 ] && env "${os_env[@]}" bash scripts/elasticsearch.sh stop || true
   [ "$stop_kube" = 1 ] && bash scripts/kube-apiserver.sh stop || true
+  # The nodes tests start of their own (an outage's, a secured one's) are stopped by those tests;
+  # here too, should a test process die first: one left running holds its port for the next run.
+  for port in "${own_ports[@]}"; do
+    for version in "" "$es2_version"; do
+      env ${version:+ES_VERSION=$version} ES_PORT="$port" bash scripts/elasticsearch.sh stop >/dev/null 2>&1
+    done
+  done
   rm -f "$es_out" "$es2_out" "$os_out" "$kube_out" "$main_log" "$failures"
 }
 trap cleanup EXIT
@@ -139,6 +148,7 @@ for version in ${TEST_NODE_VERSIONS-22.23.3}; do
   log="$(mktemp)"
   es2_env=()
   if [ "$es2_url" != "$TEST_ES_URL" ]; then es2_env=(ES_VERSION="$es2_version"); fi
+  own_ports+=($((9251 + i)) $((9260 + i)))
   env PATH="$bin_dir:$PATH" TEST_ES_URL="$es2_url" TEST_ES_OUTAGE_PORT=$((9251 + i)) TEST_ES_SECURE_PORT=$((9260 + i)) \
     "${es2_env[@]}" node --import tsx --test --test-reporter=spec "${files[@]}" >"$log" 2>&1 &
   extra_pids+=("$!")
