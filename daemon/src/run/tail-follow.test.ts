@@ -162,6 +162,14 @@ async function followUntilFull(
 
 /** The runtime's prefix of the pieces of the split events below. */
 const PIECE = '2024-01-01T00:00:01.000000000Z stdout';
+/** The first piece of a split event (its sequence number comes in its last piece). */
+const EVENT_HEAD = `${PIECE} P {"Timestamp":1,"Type":"HostLog",`;
+
+/** The split event came after the lines before it as one KubeArmor record, none of its pieces alone. */
+function assertEventWhole(consumer: FullConsumer, before: number[], split: number): void {
+  assert.deepEqual(consumer.seen.slice(0, before.length + 1), [...before, split], 'the event is one record');
+  assert.equal(consumer.relay, 0);
+}
 
 test('while the consumer is full the loop still turns: files rotated and deleted meanwhile are held and read later; a stop is answered', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'follow-full-'));
@@ -294,7 +302,7 @@ async function stopWithEventSplitOverDeletedFile(laterSuccessor: boolean): Promi
     const current = join(dir, '0.log');
     const a = lines(40);
     const split = next++;
-    writeFileSync(current, `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog",\n`);
+    writeFileSync(current, `${a.text}${EVENT_HEAD}\n`);
     const { consumer, tailer, done } = await followUntilFull(dir, 10, stop.signal);
     // kubelet rotates between the event's pieces, the scan sees the new file, then the rotated one is deleted.
     renameSync(current, `${current}.20240101-000001`);
@@ -312,8 +320,7 @@ async function stopWithEventSplitOverDeletedFile(laterSuccessor: boolean): Promi
     await done;
     consumer.recover();
     assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
-    assert.deepEqual(consumer.seen.slice(0, 41), [...a.seqs, split], 'the event is one record');
-    assert.equal(consumer.relay, 0);
+    assertEventWhole(consumer, a.seqs, split);
     const checkpoints = tailer.checkpoints();
     await tailer.close();
 
@@ -394,7 +401,7 @@ test('at a stop, the file after a deleted one is followed into its copy if it wa
     const current = join(dir, '0.log');
     const a = lines(30);
     const split = next++;
-    writeFileSync(`${current}.20240101-000001`, `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog",\n`);
+    writeFileSync(`${current}.20240101-000001`, `${a.text}${EVENT_HEAD}\n`);
     const b = lines(5);
     writeFileSync(current, `${PIECE} F "Seq":${split}}\n${b.text}`);
     const consumer = new FullConsumer(5);
@@ -408,8 +415,7 @@ test('at a stop, the file after a deleted one is followed into its copy if it wa
     truncateSync(current, 0);
     consumer.recover();
     assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
-    assert.deepEqual(consumer.seen.slice(0, 31), [...a.seqs, split], 'the event is one record');
-    assert.equal(consumer.relay, 0);
+    assertEventWhole(consumer, a.seqs, split);
     await tailer.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -422,10 +428,7 @@ test('at a stop, an event handed over by a file read to its end, let go and dele
     const current = join(dir, '0.log');
     const a = lines(30);
     const split = next++;
-    writeFileSync(
-      `${current}.20240101-000001`,
-      `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog","Pad":"\n`,
-    );
+    writeFileSync(`${current}.20240101-000001`, `${a.text}${EVENT_HEAD}"Pad":"\n`);
     // The event's last pieces are more than one read (1 KiB) of the new file.
     const middle = `${PIECE} P ${'x'.repeat(80)}\n`.repeat(20);
     const b = lines(3);
@@ -441,8 +444,7 @@ test('at a stop, an event handed over by a file read to its end, let go and dele
     assert.ok(tailer.trackedFiles()[0]?.closed);
     unlinkSync(`${current}.20240101-000001`);
     assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 0);
-    assert.deepEqual(consumer.seen.slice(0, 31), [...a.seqs, split], 'the event is one record');
-    assert.equal(consumer.relay, 0);
+    assertEventWhole(consumer, a.seqs, split);
     await tailer.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -454,7 +456,7 @@ test('at a stop, the first pieces of an event that end a deleted file no file co
   try {
     const current = join(dir, '0.log');
     const a = lines(5);
-    writeFileSync(current, `${a.text}${PIECE} P {"Timestamp":1,"Type":"HostLog",\n`);
+    writeFileSync(current, `${a.text}${EVENT_HEAD}\n`);
     const consumer = new FullConsumer(Number.POSITIVE_INFINITY);
     const tailer = new Tailer(tailerOptions(dir), consumer, new Counters(), []);
     await tailer.scan();
