@@ -346,26 +346,58 @@ test('at a stop, the file after a deleted one that ends in an open event is look
   await stopWithEventSplitOverDeletedFile(true);
 });
 
-test('at a stop, a file deleted before any scan saw it go (its pod deleted) is read to its end too', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'follow-stop-pod-'));
+/**
+ * A live file of 40 lines followed until the consumer is full, with no scan after the first (none
+ * sees what happens to it next); `meanwhile` changes the directory and returns the lines to come
+ * after those read. Then the stop: room again, and what is left of the deleted files read.
+ */
+async function stopAfterNoScanSaw(
+  prefix: string,
+  meanwhile: (dir: string, current: string) => number[],
+): Promise<{ written: number[]; rest: number[]; seen: number[]; deleted: number }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
   const stop = new AbortController();
   try {
     const current = join(dir, '0.log');
     const a = lines(40);
     writeFileSync(current, a.text);
-    // No scan after the first: none sees the file go.
     const { consumer, tailer, done } = await followUntilFull(dir, 10, stop.signal, 60_000);
-    unlinkSync(current);
+    const rest = meanwhile(dir, current);
     stop.abort();
     await done;
     consumer.recover();
-    assert.equal(await readDeletedBeforeStop(tailer, Date.now() + 2000), 1);
-    assert.deepEqual(consumer.seen, a.seqs);
+    const deleted = await readDeletedBeforeStop(tailer, Date.now() + 2000);
     await tailer.close();
+    return { written: a.seqs, rest, seen: consumer.seen, deleted };
   } finally {
     stop.abort();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+test('at a stop, a file deleted before any scan saw it go (its pod deleted) is read to its end too', async () => {
+  const { written, seen, deleted } = await stopAfterNoScanSaw('follow-stop-pod-', (_dir, current) => {
+    unlinkSync(current);
+    return [];
+  });
+  assert.equal(deleted, 1);
+  assert.deepEqual(seen, written);
+});
+
+test('at a stop, a file copy-truncated, written on and deleted since the last look is read in its new content', async () => {
+  const { written, rest, seen } = await stopAfterNoScanSaw('follow-stop-replaced-', (dir, current) => {
+    copyFileSync(current, join(dir, '0.log.20240101-000001'));
+    truncateSync(current, 0);
+    // Shorter than what was read: only its head says it is other content.
+    const fresh = lines(3);
+    writeFileSync(current, fresh.text);
+    // The pod deleted: the copy too, which the tailer never opened.
+    unlinkSync(join(dir, '0.log.20240101-000001'));
+    unlinkSync(current);
+    return fresh.seqs;
+  });
+  // What was read of the old content (the rest of it went with the copy), then the new content.
+  assert.deepEqual(seen, [...written.slice(0, seen.length - rest.length), ...rest]);
 });
 
 test('at a stop, the older files before a deleted one are read first (in order), so the deleted one can be read at all', async () => {

@@ -69,9 +69,15 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
 export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
   const deleted = await tailer.deletedUnread();
   if (deleted.length === 0 && tailer.toReadBeforeStop(deleted).files.size === 0) return 0;
+  let tracked = new Set(tailer.trackedFiles());
   let scanned = false;
   let looked = false;
   while (now() < until) {
+    if (tailer.trackedFiles().some((f) => !tracked.has(f))) {
+      // A file tracked since: the new content of one replaced in place, maybe deleted too.
+      tracked = new Set(tailer.trackedFiles());
+      for (const f of await tailer.deletedUnread()) if (!deleted.includes(f)) deleted.push(f);
+    }
     const wanted = tailer.toReadBeforeStop(deleted);
     if (wanted.unknown > 0 && !scanned) {
       // The file after it was created since the last scan.

@@ -216,7 +216,7 @@ export class TailedFile implements LineSink, RuntimeEventSink {
    * at the same offsets, under the same key, so ids and checkpoints carry on.
    */
   moveTo(source: ByteSource, dev: number, ino: number, realPath: string): void {
-    void this.source.close();
+    // The descriptor it read through is the caller's: it may go on reading the inode's new content.
     this.source = source;
     this.reader.source = source;
     this.reader.invalidated = false;

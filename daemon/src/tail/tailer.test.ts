@@ -551,7 +551,62 @@ describe('truncation', () => {
     assert.ok(counters.get('bytes_lost', 'truncated') <= size);
     await tailer.close();
   });
+
+  test('copy-truncated, written on, then deleted before a scan: the new content comes by the descriptor held', async () => {
+    await replacedThenPodDeleted('trunc-deleted', (current) => {
+      appendFileSync(current, lines(3).text);
+      copyFileSync(current, `${current}.20240101-000001`);
+      truncateSync(current, 0);
+      // Longer than what was read: by its size alone, the file only grew. (The copy's 3 lines go
+      // with the pod: the tailer never held the copy.)
+      const fresh = lines(20);
+      appendFileSync(current, fresh.text);
+      return fresh.seqs;
+    });
+  });
+
+  test('replaced in place by content exactly as long as what was read, then deleted: the new content still comes', async () => {
+    await replacedThenPodDeleted('trunc-same-size', (current, read) => {
+      truncateSync(current, 0);
+      const fresh = lines(9);
+      const last = lines(1);
+      // The last line padded so the new content is as long as the old: the size shows no change.
+      const missing = Buffer.byteLength(read) - Buffer.byteLength(fresh.text + last.text);
+      appendFileSync(current, fresh.text + last.text.replace('"Pad":"', `"Pad":"${'y'.repeat(missing)}`));
+      assert.equal(statSync(current).size, Buffer.byteLength(read));
+      return [...fresh.seqs, ...last.seqs];
+    });
+  });
 });
+
+/**
+ * A container's file of 10 lines, read whole; then `replace` rewrites it in place (returning the
+ * lines it wrote), the pod is deleted (its files and link: the tailer holds only the live file's
+ * descriptor), and the tailer turns past its grace. The new content must come after the old.
+ */
+async function replacedThenPodDeleted(
+  name: string,
+  replace: (current: string, read: string) => number[],
+): Promise<void> {
+  const c = container(name);
+  const a = lines(10);
+  writeFileSync(c.current, a.text);
+  const collector = new Collector();
+  const { tailer, clock } = clockedTailer(c.glob, collector);
+  await tailer.scan();
+  await tailer.readTurn();
+  await tailer.readTurn();
+  const fresh = replace(c.current, a.text);
+  await rm(join(c.dir, '..', '..', '..'), { recursive: true });
+  await tailer.scan();
+  for (let i = 0; i < 6; i++) {
+    clock.now += 300;
+    await tailer.maintain(false);
+    await tailer.readTurn();
+  }
+  assert.deepEqual(collector.seqs(), [...a.seqs, ...fresh]);
+  await tailer.close();
+}
 
 describe('identity', () => {
   test('a checkpoint whose inode now holds other content is not trusted', async () => {

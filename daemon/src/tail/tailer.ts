@@ -6,8 +6,9 @@
 //   to its end, so a container's lines come in order;
 // - on start, a checkpointed file no longer at its path is looked for among its rotated siblings
 //   (`0.log.<time>`, also gzipped) and finished first, then the siblings rotated after it;
-// - a file that shrank below the read position was truncated in place (copy-truncate): the rest
-//   of the old content is counted as lost and the new content is read from byte 0.
+// - a file that shrank below the read position, or whose head changed, was replaced in place
+//   (copy-truncate): the old content goes on in its copy, or its rest is counted as lost, and the
+//   new content is read from byte 0 through the descriptor held (the path may go before a scan).
 // Reading is pull-based: one chunk per file per turn, only while the consumer has capacity, so
 // memory does not depend on how much is waiting on disk.
 import { readdir, stat } from 'node:fs/promises';
@@ -104,7 +105,14 @@ export class Tailer {
       if (f.closed) continue;
       try {
         const st = await f.source.stat();
-        if (st.nlink === 0 && (!f.atEnd || st.size > f.reader.position || f.decoder.hasOpenEvents()))
+        if (st.nlink > 0) continue;
+        // At its end, maybe replaced in place since (copy-truncate): the new content is to read.
+        if (
+          !f.atEnd ||
+          st.size > f.reader.position ||
+          f.decoder.hasOpenEvents() ||
+          !(await f.headUnchanged())
+        )
           out.push(f);
       } catch {
         // gone with its descriptor: nothing to read
@@ -274,7 +282,8 @@ export class Tailer {
     this.claimed.clear();
     for (const f of this.files.values()) {
       // Under a directory that could not be listed (EMFILE, EACCES) a file is not gone, only hidden.
-      if (f.current && !seen.has(f) && this.discovery.lookedAt(f.path)) {
+      // (One tracked during this scan, as a file replaced in place, was not there to be seen.)
+      if (f.current && !seen.has(f) && f.order < before && this.discovery.lookedAt(f.path)) {
         f.current = false;
         // Read it once more before a newer file of its directory may start: lines written just
         // before the rotation must come first.
@@ -376,7 +385,9 @@ export class Tailer {
         // waiting for its turn and intact
       } else if (!f.current && (drain || this.now() - f.atEndSince >= this.options.rotateWaitMs)) {
         if (this.awaitsSuccessor(f, drain)) continue;
-        this.release(f);
+        // Replaced in place by content just as long as what was read: its size said nothing.
+        if (await f.headUnchanged()) this.release(f);
+        else await this.truncated(f);
         changed = true;
       } else if (this.now() - f.atEndSince >= this.options.rotateWaitMs) {
         f.reader.releaseBuffer(); // idle: its read buffer is not needed until it grows
@@ -396,6 +407,10 @@ export class Tailer {
       if (f.closed || !f.atEnd || f.source.compressed) continue;
       try {
         if (await this.lookAt(f, (await f.source.stat()).size)) changed = true;
+        else if (!(await f.headUnchanged())) {
+          await this.truncated(f);
+          changed = true;
+        }
       } catch {
         // gone with its descriptor: nothing more to read
       }
@@ -575,6 +590,17 @@ export class Tailer {
   private async truncated(f: TailedFile): Promise<void> {
     this.counters.inc('truncations');
     this.byInode.delete(`${f.identity.dev}:${f.identity.ino}`);
+    // The inode's new content, by the descriptor held: the path may be gone before a scan comes.
+    const replaced = { source: f.source, identity: f.identity, realPath: f.realPath, current: f.current };
+    try {
+      await this.followCopy(f);
+    } finally {
+      await this.trackReplaced(replaced, f);
+    }
+  }
+
+  /** Moves `f` to the copy of its content beside it, or retires it, counting what is lost. */
+  private async followCopy(f: TailedFile): Promise<void> {
     for (const path of await rotatedSiblings(f.dir, currentName(basename(f.realPath)))) {
       let st: Awaited<ReturnType<typeof stat>>;
       try {
@@ -606,7 +632,37 @@ export class Tailer {
     f.decoder.flush(f.reader.consumed);
     f.retired = true;
     f.closed = true;
-    void f.source.close();
+  }
+
+  /**
+   * Tracks the content written in place of `f`'s (copy-truncate) from byte 0, by the descriptor `f`
+   * read it through, as the next scan would by its path: the file may be deleted before that scan.
+   * The copy `f` moved to is older and goes first. Not tracked when the content is followed already
+   * under another name (renamed or compressed since); left to the scans when it has no complete
+   * first line yet, or begins as the old one did (a shorter truncation of the same content).
+   */
+  private async trackReplaced(
+    replaced: { source: ByteSource; identity: FileIdentity; realPath: string; current: boolean },
+    f: TailedFile,
+  ): Promise<void> {
+    const { source, identity: old, realPath } = replaced;
+    let handedOver = false;
+    try {
+      if (source.compressed) return;
+      // Copies made since the one `f` moved to are older than this content and go first; this
+      // content itself may be among them, renamed (or compressed) since, and taken up by that name.
+      if (!f.retired) await this.adoptSiblings(f.dir, currentName(basename(realPath)), false);
+      if (this.byInode.has(`${old.dev}:${old.ino}`)) return;
+      const size = (await source.stat()).size;
+      const identity = await identify(source, old.dev, old.ino);
+      if (identity === undefined || sameFingerprint(identity, old.fingerprint, old.fingerprintBytes)) return;
+      handedOver = true;
+      await this.takeUp(source, identity, realPath, size, true, replaced.current, f.path);
+    } catch {
+      // unreadable: left to the scans, as before
+    } finally {
+      if (!handedOver) await source.close();
+    }
   }
 
   /**
@@ -753,7 +809,6 @@ export class Tailer {
       return false;
     }
     const identity = await identify(source, st.dev, st.ino).catch(() => undefined);
-    const dir = dirname(path);
     if (
       identity === undefined ||
       (wanted !== undefined && !sameFingerprint(identity, wanted.fingerprint, wanted.fingerprintBytes))
@@ -761,6 +816,24 @@ export class Tailer {
       await source.close();
       return false;
     }
+    return this.takeUp(source, identity, path, st.size, fromStart);
+  }
+
+  /**
+   * An opened file, by its content (see adopt): left alone if that content is being read or was
+   * read and let go (the source is closed), resumed at its checkpoint, or read from byte 0 if
+   * `fromStart`.
+   */
+  private async takeUp(
+    source: ByteSource,
+    identity: FileIdentity,
+    realPath: string,
+    size: number,
+    fromStart: boolean,
+    current = false,
+    path = realPath,
+  ): Promise<'resumed' | 'started' | 'known' | 'claimed' | false> {
+    const dir = dirname(realPath);
     if (this.claimed.has(contentKey(dir, identity.fingerprint))) {
       await source.close();
       return 'claimed';
@@ -781,14 +854,23 @@ export class Tailer {
       return 'known';
     }
     if (entry !== undefined) {
-      this.track(entry.key, identity, source, path, path, entry.offset, Math.max(entry.size, st.size), false);
+      this.track(
+        entry.key,
+        identity,
+        source,
+        realPath,
+        path,
+        entry.offset,
+        Math.max(entry.size, size),
+        current,
+      );
       return 'resumed';
     }
     if (!fromStart) {
       await source.close();
       return false;
     }
-    this.track(this.uniqueKey(identity, path), identity, source, path, path, 0, st.size, false);
+    this.track(this.uniqueKey(identity, realPath), identity, source, realPath, path, 0, size, current);
     return 'started';
   }
 
