@@ -136,6 +136,12 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     }
   }
 
+  /**
+   * The rotation it belongs to: its directory and its name while current (`…/ctr/0.log`), set by
+   * the tailer. A restarted container's runs (`0.log`, `1.log`) share a directory, not a rotation.
+   */
+  rotation = '';
+
   get dir(): string {
     return this.realPath.slice(0, this.realPath.lastIndexOf('/'));
   }

@@ -608,6 +608,41 @@ async function replacedThenPodDeleted(
   await tailer.close();
 }
 
+describe('container restarts', () => {
+  /** The container's next run: `<n>.log` beside the last run's files, with a link of its own. */
+  function nextRun(c: ReturnType<typeof container>, n: number): string {
+    const current = join(c.dir, `${n}.log`);
+    writeFileSync(current, '');
+    symlinkSync(current, c.glob.replace('*.log', `run${n}_ns_ctr-${n}.log`));
+    return current;
+  }
+
+  test('first start on a directory with two runs, each rotated: both histories are read, each in order', async () => {
+    const c = container('two-runs');
+    const a = lines(5);
+    writeFileSync(`${c.current}.20240101-000001`, a.text);
+    const b = lines(5);
+    writeFileSync(c.current, b.text);
+    const second = nextRun(c, 1);
+    const d = lines(5);
+    writeFileSync(`${second}.20240101-000002`, d.text);
+    const e = lines(5);
+    writeFileSync(second, e.text);
+    const { collector } = await runOnce(c.glob, []);
+    // Each run in order (the runs themselves may come in either order).
+    const seqs = collector.seqs();
+    const secondRun = d.seqs[0] as number;
+    assert.deepEqual(
+      seqs.filter((n) => n < secondRun),
+      [...a.seqs, ...b.seqs],
+    );
+    assert.deepEqual(
+      seqs.filter((n) => n >= secondRun),
+      [...d.seqs, ...e.seqs],
+    );
+  });
+});
+
 describe('identity', () => {
   test('a checkpoint whose inode now holds other content is not trusted', async () => {
     const c = container('reuse');

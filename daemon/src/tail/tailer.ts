@@ -2,7 +2,8 @@
 // and delete them:
 // - a file is known by its identity (dev, inode, head fingerprint), never by its name;
 // - a file rotated away or deleted stays open and is read to its end, then let go after a grace
-//   period with no growth; a newer file in the same directory waits until the older one is read
+//   period with no growth; a newer file of the same rotation (directory and name while current:
+//   a restarted container's runs, `0.log` and `1.log`, are two) waits until the older one is read
 //   to its end, so a container's lines come in order;
 // - on start, a checkpointed file no longer at its path is looked for among its rotated siblings
 //   (`0.log.<time>`, also gzipped) and finished first, then the siblings rotated after it;
@@ -139,7 +140,8 @@ export class Tailer {
       if (!f.closed && !f.atEnd) {
         files.add(f);
         for (const other of this.files.values())
-          if (other.order < f.order && other.dir === f.dir && !other.closed && !other.atEnd) files.add(other);
+          if (other.order < f.order && other.rotation === f.rotation && !other.closed && !other.atEnd)
+            files.add(other);
         continue;
       }
       const after = this.rotationNeighbour(f, 1);
@@ -196,9 +198,9 @@ export class Tailer {
     for (const d of found) if (d.path !== d.realPath) this.foundAs.set(d.realPath, d.path);
     const seen = new Set<TailedFile>();
     const fresh: { d: DiscoveredFile; source: PlainFileSource; identity: FileIdentity }[] = [];
-    const rotatedDirs = new Map<string, string>();
-    // Directories whose current file has no complete line yet.
-    const waiting = new Map<string, string>();
+    // Current files of known rotations at a new inode, and current files with no complete line yet.
+    const rotated: string[] = [];
+    const waiting: string[] = [];
     // Current files are tracked after the rotated files recovered below: older files go first.
     const resumed: {
       d: DiscoveredFile;
@@ -216,12 +218,11 @@ export class Tailer {
       }
       // A new inode at a known file's path: the known file rotated. Anything rotated after it
       // (several rotations between two scans, or while we were stopped) is looked for below.
-      if (this.knowsDirectory(dirname(d.realPath)))
-        rotatedDirs.set(dirname(d.realPath), basename(d.realPath));
+      if (this.knowsRotation(d.realPath)) rotated.push(d.realPath);
       const opened = await this.openAndIdentify(d.realPath, d.dev, d.ino);
       if (opened === undefined) {
         // No complete first line yet: the file waits for the next scan, its history does not (below).
-        waiting.set(dirname(d.realPath), basename(d.realPath));
+        waiting.push(d.realPath);
         continue;
       }
       const entry = this.takeCheckpoint(opened.identity);
@@ -250,19 +251,20 @@ export class Tailer {
       const dirs = new Set([...this.unmatched.values()].map((c) => dirname(c.path)));
       for (const dir of dirs) await this.recoverDirectory(dir);
     }
-    for (const [dir, name] of rotatedDirs) await this.adoptSiblings(dir, name, false);
+    for (const path of rotated) await this.adoptSiblings(dirname(path), basename(path), false);
     for (const r of resumed) {
       seen.add(this.track(r.key, r.identity, r.source, r.d.realPath, r.d.path, r.start, r.d.size, true));
     }
     const startAtEnd = this.scans === 0 && !this.hadCheckpoints && this.options.startAt === 'end';
-    // A directory we know nothing of whose current file is empty (just rotated, then quiet): its
+    // A rotation we know nothing of whose current file is empty (just rotated, then quiet): its
     // rotated files are read now, not once the container writes again (it may never).
-    for (const [dir, name] of waiting)
-      if (!startAtEnd && !this.knowsDirectory(dir)) await this.adoptSiblings(dir, name, true);
+    for (const path of waiting)
+      if (!startAtEnd && !this.knowsRotation(path))
+        await this.adoptSiblings(dirname(path), basename(path), true);
     for (const { d, source, identity } of fresh) {
-      // A directory we know nothing of (a new pod, or the first start): its history, the files
-      // rotated before we saw it, comes first.
-      if (!startAtEnd && !this.knowsDirectory(dirname(d.realPath))) {
+      // A rotation we know nothing of (a new pod or container run, or the first start): its
+      // history, the files rotated before we saw it, comes first.
+      if (!startAtEnd && !this.knowsRotation(d.realPath)) {
         await this.adoptSiblings(dirname(d.realPath), basename(d.realPath), true);
       }
       const start = startAtEnd ? await lastLineEnd(source, d.size) : 0;
@@ -475,9 +477,15 @@ export class Tailer {
   }
 
   private isTurnOf(f: TailedFile): boolean {
-    // An older file of the same directory with unread bytes goes first.
+    // An older file of the same rotation with unread bytes goes first.
     for (const other of this.files.values()) {
-      if (other !== f && other.order < f.order && !other.closed && !other.atEnd && other.dir === f.dir)
+      if (
+        other !== f &&
+        other.order < f.order &&
+        !other.closed &&
+        !other.atEnd &&
+        other.rotation === f.rotation
+      )
         return false;
     }
     return true;
@@ -513,6 +521,7 @@ export class Tailer {
       },
       (this.options.metadata ?? pathOnlyMetadata).forFile(this.metadataPath(realPath, path), realPath),
     );
+    f.rotation = rotationOf(realPath);
     this.files.set(key, f);
     if (!source.compressed) this.byInode.set(`${identity.dev}:${identity.ino}`, f);
     this.counters.inc('files_opened');
@@ -541,11 +550,10 @@ export class Tailer {
    * piece of the last one's).
    */
   private rotationNeighbour(f: TailedFile, side: -1 | 1): TailedFile | undefined {
-    const name = currentName(basename(f.realPath));
     let found: TailedFile | undefined;
     for (const other of this.files.values()) {
-      if (other === f || other.retired || other.dir !== f.dir) continue;
-      if ((other.order - f.order) * side <= 0 || currentName(basename(other.realPath)) !== name) continue;
+      if (other === f || other.retired || other.rotation !== f.rotation) continue;
+      if ((other.order - f.order) * side <= 0) continue;
       if (found === undefined || (other.order - found.order) * side < 0) found = other;
     }
     return found;
@@ -874,11 +882,16 @@ export class Tailer {
     return 'started';
   }
 
-  /** Some file of this directory is tracked or checkpointed. */
-  private knowsDirectory(dir: string): boolean {
-    for (const f of this.files.values()) if (f.dir === dir) return true;
+  /**
+   * Some file of this current file's rotation is tracked or checkpointed: of its directory, and of
+   * its name while current. Not the directory alone: a restarted container's runs share one
+   * (`0.log`, `1.log`), each rotated on its own.
+   */
+  private knowsRotation(path: string): boolean {
+    const rotation = rotationOf(path);
+    for (const f of this.files.values()) if (f.rotation === rotation) return true;
     for (const c of [...this.unmatched.values(), ...this.released.values()])
-      if (dirname(c.path) === dir) return true;
+      if (rotationOf(c.path) === rotation) return true;
     return false;
   }
 
@@ -901,6 +914,16 @@ async function identify(source: ByteSource, dev: number, ino: number): Promise<F
   let head = await readHead(source, FINGERPRINT_MAX_BYTES);
   if (wantsWholeFirstLine(head)) head = await readHead(source, LONG_FIRST_LINE_MAX_BYTES);
   return makeIdentity(dev, ino, head);
+}
+
+/**
+ * `<dir>/0.log.20240726-104000.gz` → `<dir>/0.log`: the rotation a file belongs to (see
+ * TailedFile.rotation). A name not kubelet's or docker's (no `.log`): the directory's, whose files
+ * are then read as one rotation.
+ */
+function rotationOf(path: string): string {
+  const name = basename(path);
+  return /\.log(\.|$)/.test(name) ? join(dirname(path), currentName(name)) : dirname(path);
 }
 
 /** `0.log.20240726-104000.gz` → `0.log`: the name a rotated file had while current. */
