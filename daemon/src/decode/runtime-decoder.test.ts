@@ -269,6 +269,44 @@ describe('handing open events to the next file (a rotation between their pieces)
     );
   });
 
+  test('a whole JSON line first in the next file, which the first pieces do not join into JSON, is an event of its own', () => {
+    // The file with the event's last pieces was deleted unread: the file after it took the hand-over.
+    const old = decode(`${t} stdout P {"Timestamp":1,"Ty\n`);
+    const next = decode('');
+    old.decoder.handOver(next.decoder, () => 'mark');
+    const line = `${t} stdout F {"Timestamp":2,"Type":"HostLog"}\n`;
+    feed(next.decoder, line);
+    assert.deepEqual(
+      next.events.map((e) => [e.content, e.carry, e.start, e.end, e.truncated]),
+      [
+        ['{"Timestamp":1,"Ty', 'mark', 0, 0, true],
+        ['{"Timestamp":2,"Type":"HostLog"}', undefined, 0, line.length, false],
+      ],
+    );
+    // docker: the same.
+    const piece = (log: string) => `${JSON.stringify({ log, stream: 'stdout', time: t })}\n`;
+    const before = decode(piece('{"a":'));
+    const after = decode('');
+    before.decoder.handOver(after.decoder, () => 'mark');
+    feed(after.decoder, piece('{"b":2}\n'));
+    assert.deepEqual(
+      after.events.map((e) => [e.content, e.carry, e.truncated]),
+      [
+        ['{"a":', 'mark', true],
+        ['{"b":2}', undefined, false],
+      ],
+    );
+    // A last piece that begins with `{` and completes the JSON is still the event's end.
+    const nested = decode(`${t} stdout P {"a":\n`);
+    const rest = decode('');
+    nested.decoder.handOver(rest.decoder, () => 'mark');
+    feed(rest.decoder, `${t} stdout F {"b":2}}\n`);
+    assert.deepEqual(
+      rest.events.map((e) => [e.content, e.carry]),
+      [['{"a":{"b":2}}', 'mark']],
+    );
+  });
+
   test('carried on again, it keeps its marker; flushed with no piece here, it holds nothing here', () => {
     const first = decode(`${t} stdout P {"a":\n`);
     const second = decode('');

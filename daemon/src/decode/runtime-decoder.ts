@@ -238,7 +238,18 @@ export class RuntimeDecoder {
     const time = buf.toString('latin1', from, s1);
     const contentFrom = Math.min(flagAt + 2, to);
     const partial = flag === 0x50; // 'P'
-    const pending = this.pending[stream];
+    let pending = this.pending[stream];
+    if (
+      pending !== undefined &&
+      !partial &&
+      awaitsFirstPieceHere(pending) &&
+      buf[contentFrom] === OPEN_BRACE &&
+      startsAnotherEvent(buf.toString('utf8', contentFrom, to), Buffer.concat(pending.chunks).toString())
+    ) {
+      this.pending[stream] = undefined;
+      this.emitPending(stream, pending, offset, true);
+      pending = undefined;
+    }
     if (partial || pending !== undefined) {
       const p = pending ?? this.openPending('cri', stream, offset, time);
       if (p.start < 0) p.start = offset;
@@ -323,6 +334,17 @@ export class RuntimeDecoder {
       return;
     }
     let p = this.pending[stream];
+    if (
+      p !== undefined &&
+      complete &&
+      awaitsFirstPieceHere(p) &&
+      piece.charCodeAt(0) === OPEN_BRACE &&
+      startsAnotherEvent(piece, p.texts.join(''))
+    ) {
+      this.pending[stream] = undefined;
+      this.emitPending(stream, p, offset, true);
+      p = undefined;
+    }
     if (p === undefined && complete) {
       let truncated = cut;
       if (
@@ -535,4 +557,30 @@ function truncateText(text: string, maxBytes: number): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= maxBytes) return text;
   return trimPartialCodePoint(bytes.subarray(0, maxBytes)).toString('utf8');
+}
+
+/**
+ * An event handed over at a rotation (`handOver`) whose first line in the new file is whole and is
+ * a JSON object by itself (`{`, checked first), while the event's first pieces joined to it are
+ * not JSON: that line is another event. The file that held the event's last pieces was deleted
+ * unread (kubelet deleting the oldest files while the shipper was behind), and the file after it
+ * took the hand-over. Joined, the line would vanish inside a broken record. Checked only for a
+ * handed-over event's first piece here, so at most once per rotation.
+ */
+function startsAnotherEvent(line: string, head: string): boolean {
+  return isJson(line) && !isJson(head + line);
+}
+
+/** Handed over at a rotation, with none of its pieces in this file yet. */
+function awaitsFirstPieceHere(p: Pending): boolean {
+  return p.carry !== undefined && p.start < 0;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

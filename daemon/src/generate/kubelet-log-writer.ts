@@ -2,7 +2,7 @@
 // <out>/pods/<ns>_<pod>_<uid>/<container>/0.log, a symlink to it in <out>/containers/, lines over
 // 16 KiB split into `P` pieces, and, optionally, kubelet's rotation: rename 0.log to
 // 0.log.<YYYYMMDD-hhmmss>, start a new 0.log, gzip every rotated file but the newest, keep at most
-// `maxFiles` files.
+// `maxFiles` files; and a container's restart (`1.log` beside `0.log`, under a link of its own).
 import {
   closeSync,
   mkdirSync,
@@ -124,11 +124,16 @@ interface OnDisk {
  */
 export class KubeletLogWriter {
   readonly glob: string;
-  readonly currentFile: string;
+  private current: string;
+  private readonly podDir: string;
+  private readonly linksDir: string;
   private readonly rnd: Random;
   private readonly factory: RelayRecordFactory;
   private readonly splitBytes: number;
   private readonly rotated: OnDisk[] = [];
+  /** The files of the container's earlier runs (see restartContainer). */
+  private readonly earlierRuns: OnDisk[] = [];
+  private runs = 1;
   private live: OnDisk;
   private readonly deleted = zeroCounts();
   private fd: number;
@@ -148,6 +153,8 @@ export class KubeletLogWriter {
     const uid = `${rnd.hex(8)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(4)}-${rnd.hex(12)}`;
     const podDir = resolve(options.out, 'pods', `${NAMESPACE}_${POD}_${uid}`, CONTAINER);
     const linksDir = resolve(options.out, 'containers');
+    this.podDir = podDir;
+    this.linksDir = linksDir;
     mkdirSync(podDir, { recursive: true });
     mkdirSync(linksDir, { recursive: true });
     const id = rnd.hex(64);
@@ -155,17 +162,43 @@ export class KubeletLogWriter {
     if (this.docker) {
       const dockerDir = resolve(options.out, 'docker', 'containers', id);
       mkdirSync(dockerDir, { recursive: true });
-      this.currentFile = join(dockerDir, `${id}-json.log`);
-      symlinkSync(this.currentFile, join(podDir, '0.log'));
+      this.current = join(dockerDir, `${id}-json.log`);
+      symlinkSync(this.current, join(podDir, '0.log'));
     } else {
-      this.currentFile = join(podDir, '0.log');
+      this.current = join(podDir, '0.log');
     }
     const link = join(linksDir, `${POD}_${NAMESPACE}_${CONTAINER}-${id}.log`);
     rmSync(link, { force: true });
     symlinkSync(join(podDir, '0.log'), link);
     this.glob = join(linksDir, 'kubearmor-relay-*.log');
-    this.live = { path: this.currentFile, counts: zeroCounts() };
-    this.fd = openSync(this.currentFile, 'a');
+    this.live = { path: this.current, counts: zeroCounts() };
+    this.fd = openSync(this.current, 'a');
+  }
+
+  /** The real path of the live file. */
+  get currentFile(): string {
+    return this.current;
+  }
+
+  /**
+   * The container restarts (CRI): kubelet starts `<n>.log` beside the last run's files, under a
+   * link of its own (the new container's id), and rotates it on its own. The earlier runs' files
+   * stay (kubelet deletes the last one at the next restart; here none goes, so every line written
+   * stays countable).
+   */
+  restartContainer(): void {
+    if (this.docker)
+      throw new Error("restartContainer: cri-dockerd's next container is a directory of its own");
+    closeSync(this.fd);
+    this.earlierRuns.push(...this.rotated.splice(0), this.live);
+    this.current = join(this.podDir, `${this.runs++}.log`);
+    symlinkSync(
+      this.current,
+      join(this.linksDir, `${POD}_${NAMESPACE}_${CONTAINER}-${this.rnd.hex(64)}.log`),
+    );
+    this.live = { path: this.current, counts: zeroCounts() };
+    this.fd = openSync(this.current, 'a');
+    this.size = 0;
   }
 
   /** Appends `records` relay lines, rotating as configured; returns once they are all written. */
@@ -271,13 +304,13 @@ export class KubeletLogWriter {
   /** What was written so far. */
   result(): GenerateResult {
     const counts = zeroCounts();
-    for (const f of [...this.rotated, this.live])
+    for (const f of [...this.earlierRuns, ...this.rotated, this.live])
       for (const k of Object.keys(counts) as GeneratedKind[]) counts[k] += f.counts[k];
     return {
       lines: this.lines,
       counts,
       deleted: { ...this.deleted },
-      files: [...this.rotated.map((r) => r.path), this.currentFile],
+      files: [...this.earlierRuns, ...this.rotated].map((r) => r.path).concat(this.currentFile),
       rotations: this.rotations,
       glob: this.glob,
       currentFile: this.currentFile,

@@ -103,7 +103,7 @@ test('kill -9 at random moments, three times, then a full run: exactly the recor
   assert.deepEqual(await linesIndexedTwice(client, prefix), [], `seed ${seed}`);
 });
 
-test('the daemon following files being written and rotated (containerd and docker, gzip too), killed -9 three times: exactly the records', async () => {
+test('the daemon following files being written and rotated (containerd and docker, gzip too), a container restarted, killed -9 three times: exactly the records', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'chaos-live-'));
   corpora.push({ dir });
   const { prefix, config } = await shipperSetUp('chaos-live', dir);
@@ -133,9 +133,17 @@ test('the daemon following files being written and rotated (containerd and docke
   // At least 6 rotations whatever the machine's speed: after the kills, writing goes on until
   // then (a due rotation waits for a long line, so how many come in a given time varies).
   const rotated = () => writers.reduce((n, w) => n + w.result().rotations, 0);
+  // The containerd container restarts, twice if the kills last long enough: `1.log`, then
+  // `2.log`, beside the earlier runs' files in its directory, each under a link of its own.
+  const restartsAt = [rnd.int(300, 2300), rnd.int(2400, 5000)].map((ms) => Date.now() + ms);
+  let restarts = 0;
   const written = (async () => {
     const until = Date.now() + 60_000;
     while (writing || (rotated() < 6 && Date.now() < until)) {
+      if (restarts < restartsAt.length && Date.now() >= (restartsAt[restarts] as number)) {
+        writers[0]?.restartContainer();
+        restarts++;
+      }
       for (const w of writers) w.write(rnd.int(20, 150));
       await sleep(50);
     }
@@ -176,9 +184,14 @@ test('the daemon following files being written and rotated (containerd and docke
   const stopped = await running.done;
   // Checked once the daemon is stopped: a failed check before would leave it running.
   assert.ok(rotations >= 6, `${rotations} rotations`);
+  assert.ok(restarts >= 1, `${restarts} container restarts`);
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.equal(stoppedSummary(stopped.stdout).unacknowledged, 0);
-  assert.deepEqual(await countsByKind(client, prefix), expected, `seed ${seed}, ${rotations} rotations`);
+  assert.deepEqual(
+    await countsByKind(client, prefix),
+    expected,
+    `seed ${seed}, ${rotations} rotations, ${restarts} container restarts`,
+  );
   assert.deepEqual(await linesIndexedTwice(client, prefix), [], `seed ${seed}`);
 });
 
