@@ -69,13 +69,13 @@ export async function tailFollow(tailer: Tailer, options: FollowOptions): Promis
 export async function readDeletedBeforeStop(tailer: Tailer, until: number, now = Date.now): Promise<number> {
   const deleted = await tailer.deletedUnread();
   if (deleted.length === 0 && tailer.toReadBeforeStop(deleted).files.size === 0) return 0;
-  let tracked = new Set(tailer.trackedFiles());
+  let takenUp = tailer.filesTakenUp;
   let scanned = false;
   let looked = false;
   while (now() < until) {
-    if (tailer.trackedFiles().some((f) => !tracked.has(f))) {
+    if (tailer.filesTakenUp !== takenUp) {
       // A file tracked since: the new content of one replaced in place, maybe deleted too.
-      tracked = new Set(tailer.trackedFiles());
+      takenUp = tailer.filesTakenUp;
       for (const f of await tailer.deletedUnread()) if (!deleted.includes(f)) deleted.push(f);
     }
     const wanted = tailer.toReadBeforeStop(deleted);

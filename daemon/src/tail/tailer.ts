@@ -164,7 +164,11 @@ export class Tailer {
     for (const f of deleted) if (!f.closed && f.atEnd) f.decoder.flush(f.reader.consumed);
   }
 
-  /** The files currently tracked, oldest first (for metrics and tests). */
+  /** How many files were ever taken up: it grows with each one tracked (none is taken up twice). */
+  get filesTakenUp(): number {
+    return this.orderSeq;
+  }
+
   /**
    * Paths the last scan matched and could not read: links that lead nowhere it can reach (see
    * FileDiscovery), and files it could not open (EMFILE, EACCES).
@@ -175,6 +179,7 @@ export class Tailer {
     return out;
   }
 
+  /** The files currently tracked, oldest first (for metrics and tests). */
   trackedFiles(): TailedFile[] {
     return [...this.files.values()].sort((a, b) => a.order - b.order);
   }
