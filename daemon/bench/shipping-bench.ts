@@ -12,6 +12,9 @@
 // official build, fetched once by scripts/node-binary.sh), e.g. the image's 22.23.3.
 // BENCH_BACKLOG_GIB=n adds a backlog: one plain file of about n GiB (a generated file repeated),
 // the ceiling streaming it from disk, and (1) with and without compression over it.
+// BENCH_FILEBEAT=1 adds a peer: Filebeat (built once by scripts/filebeat-binary.sh, which needs Go)
+// and the shipper, each over one plain file of the corpus's records into a discarding endpoint,
+// pinned to one core, taking turns: the same job (CRI lines, KubeArmor's JSON parsed, gzip bodies).
 // The machine's speed drifts by tens of percent from one minute to the next (a shared VM), so on
 // the corpus the ceiling and both (1) runs take turns BENCH_RUNS times (default 3) and each keeps
 // its best; the spread is printed. (2) and the backlog's runs go once.
@@ -65,11 +68,16 @@ const corpusRuns = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const backlogRuns = Math.max(1, Number(process.env.BENCH_BACKLOG_RUNS ?? 1));
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bundle = join(root, 'dist', 'kubearmor-shipper.js');
-// The Node flags the image runs the shipper with (its ENTRYPOINT), so the figures are the image's.
-const nodeFlags = (/^ENTRYPOINT \[(.*)\]$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '')
+// The Node flags the image runs the shipper with (its ENTRYPOINT), and the C library's settings it
+// sets (its ENV MALLOC_…), so the figures are the image's.
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+const nodeFlags = (/^ENTRYPOINT \[(.*)\]$/m.exec(dockerfile)?.[1] ?? '')
   .split(',')
   .map((a) => a.trim().replace(/^"|"$/g, ''))
   .filter((a) => a.startsWith('--'));
+const mallocEnv = Object.fromEntries(
+  [...dockerfile.matchAll(/^ENV (MALLOC_\w+)=(\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]),
+);
 execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')]);
 
 function filesOf(dir: string): string[] {
@@ -184,21 +192,18 @@ function repeatFile(path: string, times: number): void {
   }
 }
 
-async function runShipper(args: string[]): Promise<Measured> {
-  const command = [
-    'taskset',
-    '-c',
-    '0',
-    '/usr/bin/time',
-    '-f',
-    'BENCH %e %U %S %M',
-    shipperNode,
-    ...nodeFlags,
-    bundle,
-    ...args,
-  ];
+function runShipper(args: string[]): Promise<Measured> {
+  return runPinned([shipperNode, ...nodeFlags, bundle, ...args], mallocEnv);
+}
+
+/** Runs a command pinned to one core, measured by GNU time (its CPU seconds and peak RSS). */
+async function runPinned(program: string[], env: Record<string, string> = {}): Promise<Measured> {
+  const command = ['taskset', '-c', '0', '/usr/bin/time', '-f', 'BENCH %e %U %S %M', ...program];
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command[0] as string, command.slice(1), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
@@ -206,7 +211,7 @@ async function runShipper(args: string[]): Promise<Measured> {
     child.on('close', (code) => {
       const m = /BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
       if (code !== 0 || m === null)
-        return reject(new Error(`the shipper failed (${code}):\n${stderr.slice(-2000)}`));
+        return reject(new Error(`${program[0]} failed (${code}):\n${stderr.slice(-2000)}`));
       resolve({
         lines: 0,
         bytes: 0,
@@ -218,8 +223,14 @@ async function runShipper(args: string[]): Promise<Measured> {
   });
 }
 
-/** Accepts _bulk (gzip or not), answers like Elasticsearch, keeps nothing. */
-async function discardingSink(): Promise<{ url: string; close: () => Promise<void>; docs: () => number }> {
+/**
+ * Accepts _bulk (gzip or not), answers like Elasticsearch, keeps nothing. `asFor` answers as a
+ * peer needs: Filebeat asks for the version and the license, and reads every item's status (it
+ * does not cut the answer down with filter_path, as the shipper does).
+ */
+async function discardingSink(
+  asFor?: 'filebeat',
+): Promise<{ url: string; close: () => Promise<void>; docs: () => number }> {
   let docs = 0;
   const server = createServer((req, res) => {
     let bytes = 0;
@@ -238,7 +249,19 @@ async function discardingSink(): Promise<{ url: string; close: () => Promise<voi
         let n = 0;
         for (let i = body.indexOf(10); i >= 0; i = body.indexOf(10, i + 1)) n++;
         docs += n / 2;
-        res.end('{"errors":false,"items":[]}');
+        if (asFor === 'filebeat')
+          res.end(
+            `{"took":1,"errors":false,"items":[${Array(n / 2)
+              .fill('{"index":{"status":201}}')
+              .join(',')}]}`,
+          );
+        else res.end('{"errors":false,"items":[]}');
+      } else if (asFor === 'filebeat' && path === '/') {
+        res.end(
+          '{"name":"sink","cluster_name":"sink","version":{"number":"7.17.29"},"tagline":"You Know, for Search"}',
+        );
+      } else if (asFor === 'filebeat' && path === '/_license') {
+        res.end('{"license":{"uid":"sink","type":"basic","status":"active"}}');
       } else if (path.startsWith('/_ilm')) {
         res.statusCode = 405;
         res.end('{"error":"no ilm","status":405}');
@@ -325,6 +348,102 @@ async function runBacklog(sink: { url: string; docs: () => number }) {
 }
 
 /**
+ * The peer: Filebeat and the shipper over one plain file of the corpus's records (Filebeat 7.17
+ * reads no gzipped rotated file), each into a discarding endpoint, taking turns BENCH_RUNS times.
+ * Filebeat does the same job as the shipper's defaults: CRI lines (its container input joins the
+ * split ones), KubeArmor's JSON parsed into the document's fields (the line itself then dropped:
+ * a shipper's document is the line's own bytes), gzip (level 1), large bulk requests.
+ */
+async function runPeer(sink: { url: string; docs: () => number }) {
+  const filebeat = execFileSync('bash', [join(root, 'scripts', 'filebeat-binary.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  const version = /version (\S+)/.exec(execFileSync(filebeat, ['version'], { encoding: 'utf8' }))?.[1] ?? '?';
+  const generated = await generateRelayLogs({
+    out: join(dir, 'peer'),
+    records: lines,
+    seed: 5,
+    maxFiles: 1,
+    startMs: Date.parse('2024-07-26T10:00:00Z'),
+  });
+  const filebeatSink = await discardingSink('filebeat');
+  const config = (data: string) => {
+    const path = join(dir, `${data}.yml`);
+    writeFileSync(
+      path,
+      [
+        'filebeat.inputs:',
+        '  - type: container',
+        `    paths: ['${generated.glob}']`,
+        '    format: cri',
+        '    close_eof: true',
+        'processors:',
+        '  - decode_json_fields:',
+        "      fields: ['message']",
+        "      target: ''",
+        '      overwrite_keys: true',
+        '  - drop_fields:',
+        "      fields: ['message']",
+        '      ignore_missing: true',
+        'output.elasticsearch:',
+        `  hosts: ['${filebeatSink.url}']`,
+        '  compression_level: 1',
+        '  bulk_max_size: 2048',
+        'queue.mem:',
+        '  events: 8192',
+        '  flush.min_events: 2048',
+        '  flush.timeout: 1s',
+        'setup.template.enabled: false',
+        'setup.ilm.enabled: false',
+        'logging.level: warning',
+        'logging.to_stderr: true',
+        `path.data: ${join(dir, data)}`,
+        `path.logs: ${join(dir, data)}`,
+        '',
+      ].join('\n'),
+    );
+    return path;
+  };
+  const filebeats: Measured[] = [];
+  const shippers: Measured[] = [];
+  try {
+    for (let round = 0; round < corpusRuns; round++) {
+      let before = filebeatSink.docs();
+      filebeats.push(
+        await runPinned([filebeat, '-once', '--strict.perms=false', '-c', config(`filebeat-${round}`)]),
+      );
+      let got = filebeatSink.docs() - before;
+      if (got !== generated.lines)
+        throw new Error(`Filebeat's sink got ${got} documents of ${generated.lines}`);
+      before = sink.docs();
+      shippers.push(
+        await runShipper([
+          ...commonArgs(generated.glob),
+          '--checkpoint-dir',
+          join(dir, `cp-peer-${round}`),
+          '--es-url',
+          sink.url,
+        ]),
+      );
+      got = sink.docs() - before;
+      if (got !== generated.lines) throw new Error(`the sink got ${got} documents of ${generated.lines}`);
+    }
+  } finally {
+    await filebeatSink.close();
+  }
+  return {
+    version,
+    lines: generated.lines,
+    bytes: statSync(generated.currentFile).size,
+    filebeat: best(filebeats),
+    shipper: best(shippers),
+    filebeats,
+    shippers,
+  };
+}
+
+/**
  * Every run starts as the DaemonSet's does, with a config file and the status server (on a free
  * port): both load code, and the peak RSS measured must be the daemon's.
  */
@@ -380,6 +499,7 @@ try {
   const toSink = best(toSinks);
   const toSinkPlain = best(toSinksPlain);
   const backlog = backlogGiB > 0 ? await runBacklog(sink) : undefined;
+  const peer = process.env.BENCH_FILEBEAT ? await runPeer(sink) : undefined;
   await sink.close();
 
   let toEs: Measured | undefined;
@@ -411,7 +531,9 @@ try {
   );
   const shipperVersion = execFileSync(shipperNode, ['--version'], { encoding: 'utf8' }).trim();
   console.log(
-    `shipper: node ${shipperVersion} ${nodeFlags.join(' ')} (the image's flags), pinned to one core; ceiling on ${process.version}`,
+    `shipper: node ${shipperVersion} ${nodeFlags.join(' ')}${Object.entries(mallocEnv)
+      .map(([k, v]) => ` ${k}=${v}`)
+      .join('')} (the image's), pinned to one core; ceiling on ${process.version}`,
   );
   console.log(row('ceiling: JSON.parse + stringify', top, n, top.bytes));
   console.log(row('(1) files → discarding _bulk', toSink, n, top.bytes));
@@ -451,6 +573,20 @@ try {
       console.log(
         `backlog: best of ${backlogRuns} interleaved runs each; CPU s from best to worst: ceiling ${spread(b.ceilings)}, (1) ${spread(b.gzips)}, (1) compression off ${spread(b.plains)}`,
       );
+  }
+  if (peer !== undefined) {
+    const p = peer;
+    console.log(
+      `peer: one plain file of the same ${p.lines} records, ${(p.bytes / 1048576).toFixed(0)} MiB (Filebeat ${p.version} reads no gzipped rotated file), into discarding endpoints`,
+    );
+    console.log(row('(1) files → discarding _bulk', p.shipper, p.lines, p.bytes));
+    console.log(row(`Filebeat ${p.version} → discarding _bulk`, p.filebeat, p.lines, p.bytes));
+    console.log(
+      `per CPU second the shipper ships ${(p.filebeat.cpuSeconds / p.shipper.cpuSeconds).toFixed(1)}× Filebeat's records; peak RSS ${p.shipper.maxRssMiB.toFixed(0)} against ${p.filebeat.maxRssMiB.toFixed(0)} MiB` +
+        (corpusRuns > 1
+          ? ` (best of ${corpusRuns} interleaved runs each; CPU s from best to worst: the shipper ${spread(p.shippers)}, Filebeat ${spread(p.filebeats)})`
+          : ''),
+    );
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
