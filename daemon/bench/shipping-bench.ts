@@ -196,6 +196,20 @@ function runShipper(args: string[]): Promise<Measured> {
   return runPinned([shipperNode, ...nodeFlags, bundle, ...args], mallocEnv);
 }
 
+interface Sink {
+  url: string;
+  docs: () => number;
+}
+
+/** A run measured, and refused unless `sink` got exactly `expected` documents during it. */
+async function delivering(sink: Sink, expected: number, run: () => Promise<Measured>): Promise<Measured> {
+  const before = sink.docs();
+  const measured = await run();
+  const got = sink.docs() - before;
+  if (got !== expected) throw new Error(`the sink got ${got} documents of ${expected}`);
+  return measured;
+}
+
 /** Runs a command pinned to one core, measured by GNU time (its CPU seconds and peak RSS). */
 async function runPinned(program: string[], env: Record<string, string> = {}): Promise<Measured> {
   const command = ['taskset', '-c', '0', '/usr/bin/time', '-f', 'BENCH %e %U %S %M', ...program];
@@ -228,9 +242,7 @@ async function runPinned(program: string[], env: Record<string, string> = {}): P
  * peer needs: Filebeat asks for the version and the license, and reads every item's status (it
  * does not cut the answer down with filter_path, as the shipper does).
  */
-async function discardingSink(
-  asFor?: 'filebeat',
-): Promise<{ url: string; close: () => Promise<void>; docs: () => number }> {
+async function discardingSink(asFor?: 'filebeat'): Promise<Sink & { close: () => Promise<void> }> {
   let docs = 0;
   const server = createServer((req, res) => {
     let bytes = 0;
@@ -299,7 +311,7 @@ function best(ms: readonly Measured[]): Measured {
 }
 
 /** The backlog: generated once without rotation, repeated to size; the ceiling and (1) twice over it, BENCH_BACKLOG_RUNS times. */
-async function runBacklog(sink: { url: string; docs: () => number }) {
+async function runBacklog(sink: Sink) {
   const backlogLines = 500_000;
   process.stderr.write(`backlog: generating ${backlogLines} lines, repeating them to ${backlogGiB} GiB…\n`);
   const generated = await generateRelayLogs({
@@ -320,20 +332,18 @@ async function runBacklog(sink: { url: string; docs: () => number }) {
       [gzip, ['--config', join(dir, 'compression.yaml')]],
       [plain, ['--config', join(dir, 'no-compression.yaml')]],
     ] as const) {
-      const before = sink.docs();
       runs.push(
-        await runShipper([
-          ...commonArgs(generated.glob),
-          '--checkpoint-dir',
-          join(dir, `cp-backlog-${round}-${runs === gzip ? 'gzip' : 'plain'}`),
-          '--es-url',
-          sink.url,
-          ...extra,
-        ]),
+        await delivering(sink, generated.lines * copies, () =>
+          runShipper([
+            ...commonArgs(generated.glob),
+            '--checkpoint-dir',
+            join(dir, `cp-backlog-${round}-${runs === gzip ? 'gzip' : 'plain'}`),
+            '--es-url',
+            sink.url,
+            ...extra,
+          ]),
+        ),
       );
-      const got = sink.docs() - before;
-      if (got !== generated.lines * copies)
-        throw new Error(`the sink got ${got} of ${generated.lines * copies}`);
     }
   }
   return {
@@ -354,7 +364,7 @@ async function runBacklog(sink: { url: string; docs: () => number }) {
  * split ones), KubeArmor's JSON parsed into the document's fields (the line itself then dropped:
  * a shipper's document is the line's own bytes), gzip (level 1), large bulk requests.
  */
-async function runPeer(sink: { url: string; docs: () => number }) {
+async function runPeer(sink: Sink) {
   const filebeat = execFileSync('bash', [join(root, 'scripts', 'filebeat-binary.sh')], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -409,25 +419,22 @@ async function runPeer(sink: { url: string; docs: () => number }) {
   const shippers: Measured[] = [];
   try {
     for (let round = 0; round < corpusRuns; round++) {
-      let before = filebeatSink.docs();
       filebeats.push(
-        await runPinned([filebeat, '-once', '--strict.perms=false', '-c', config(`filebeat-${round}`)]),
+        await delivering(filebeatSink, generated.lines, () =>
+          runPinned([filebeat, '-once', '--strict.perms=false', '-c', config(`filebeat-${round}`)]),
+        ),
       );
-      let got = filebeatSink.docs() - before;
-      if (got !== generated.lines)
-        throw new Error(`Filebeat's sink got ${got} documents of ${generated.lines}`);
-      before = sink.docs();
       shippers.push(
-        await runShipper([
-          ...commonArgs(generated.glob),
-          '--checkpoint-dir',
-          join(dir, `cp-peer-${round}`),
-          '--es-url',
-          sink.url,
-        ]),
+        await delivering(sink, generated.lines, () =>
+          runShipper([
+            ...commonArgs(generated.glob),
+            '--checkpoint-dir',
+            join(dir, `cp-peer-${round}`),
+            '--es-url',
+            sink.url,
+          ]),
+        ),
       );
-      got = sink.docs() - before;
-      if (got !== generated.lines) throw new Error(`the sink got ${got} documents of ${generated.lines}`);
     }
   } finally {
     await filebeatSink.close();
@@ -480,19 +487,18 @@ try {
       [toSinks, ['--config', gzipConfig]],
       [toSinksPlain, ['--config', plainConfig]],
     ] as const) {
-      const before = sink.docs();
       into.push(
-        await runShipper([
-          ...common,
-          '--checkpoint-dir',
-          join(dir, `cp-sink-${run}-${into === toSinks ? 'gzip' : 'plain'}`),
-          '--es-url',
-          sink.url,
-          ...extra,
-        ]),
+        await delivering(sink, corpus.lines, () =>
+          runShipper([
+            ...common,
+            '--checkpoint-dir',
+            join(dir, `cp-sink-${run}-${into === toSinks ? 'gzip' : 'plain'}`),
+            '--es-url',
+            sink.url,
+            ...extra,
+          ]),
+        ),
       );
-      const got = sink.docs() - before;
-      if (got !== corpus.lines) throw new Error(`the sink got ${got} documents of ${corpus.lines}`);
     }
   }
   const top = best(ceilings);
