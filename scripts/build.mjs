@@ -1,5 +1,5 @@
 // Builds the shipper into dist/ (the package's bin and what the image copies):
-//   dist/json-object-scan.wasm  the line scan, from daemon/assembly/ (AssemblyScript)
+//   dist/json-object-scan.wasm  the line scan and the document tail, from daemon/assembly/ (AssemblyScript)
 //   dist/gzip-deflate.wasm      the DEFLATE encoder of gzip bodies, from daemon/assembly/
 //   dist/kubearmor-shipper.js   one ESM bundle; what a start loads is in it, the two clients
 //                               stay external (the image installs production dependencies, those
@@ -34,8 +34,9 @@ async function assemble(source, outFile, pages) {
     throw result.error;
   }
 }
-// 18 pages: a line longer than the scan's input area (~1.1 MiB) is scanned by the JavaScript scan.
-await assemble('daemon/assembly/json-object-scan.ts', 'dist/json-object-scan.wasm', 18);
+// 27 pages: a line longer than the scan's input area (1088 KiB) is scanned by the JavaScript scan;
+// after it, the document tail's output and caches (memoryNeeded(), scan-layout.ts).
+await assemble('daemon/assembly/json-object-scan.ts', 'dist/json-object-scan.wasm', 27);
 // 31 pages: the encoder's tables, 32 KiB of history, a 512 KiB segment and its output (memoryNeeded()).
 await assemble('daemon/assembly/gzip-deflate.ts', 'dist/gzip-deflate.wasm', 31);
 

@@ -6,37 +6,40 @@
 // state machine. No allocation: the JavaScript side copies a line into `input` and reads the
 // results from fixed places in the memory.
 //
-// Memory layout from `layoutBase()`:
-//   +0     valueStart   i32 x 32   where each chosen member's value starts, or -1
-//   +128   valueEnd     i32 x 32   where it ends (exclusive)
-//   +256   valueEscaped u8  x 32   1 if it is a string with an escape in it
-//   +288   closeAt      i32        the object's closing brace
-//   +512   names        (at i32, length i32) x 32, pointing into +1024
-//   +1024  name bytes   1024 bytes
-//   +2048  stack        256 bytes, what each open level is ({ or [)
-//   +2304  name lookup  i8 x 1024: by a name's hash, the chosen member with it, -1 none, -2 several
-//   +4096  input        to the end of the memory
-// Positions written are the scanned position plus `shift`: the caller's own coordinates.
+// The memory's layout is in scan-layout.ts; document-tail.ts writes what the shipper adds to a
+// line from this scan's spans, and its functions are this module's exports too.
+
+import {
+  BACKSLASH,
+  BASE,
+  byteAt,
+  CLOSE_AT,
+  INPUT,
+  INPUT_BYTES,
+  isDigit,
+  LOOKUP,
+  MEMORY_END,
+  NAME_COUNT,
+  NAMES,
+  QUOTE,
+  SHIFT,
+  STACK,
+  VALUE_END,
+  VALUE_ESCAPED,
+  VALUE_START,
+} from './scan-layout';
+
+export { remember, setAction, setRoles, tail } from './document-tail';
 
 const SCAN_INVALID: i32 = 0;
 const SCAN_OBJECT: i32 = 1;
 const SCAN_UNSURE: i32 = 2;
 const MAX_DEPTH: i32 = 256;
 
-const BASE: i32 = (<i32>__heap_base + 63) & ~63;
-const VALUE_START: i32 = BASE;
-const VALUE_END: i32 = BASE + 128;
-const VALUE_ESCAPED: i32 = BASE + 256;
-const CLOSE_AT: i32 = BASE + 288;
-const NAMES: i32 = BASE + 512;
-const STACK: i32 = BASE + 2048;
-const LOOKUP: i32 = BASE + 2304;
 const LOOKUP_SIZE: i32 = 1024;
 const NONE: i32 = -1;
 const SEVERAL: i32 = -2;
 
-const QUOTE: i32 = 0x22;
-const BACKSLASH: i32 = 0x5c;
 const OPEN_BRACE: i32 = 0x7b;
 const CLOSE_BRACE: i32 = 0x7d;
 const OPEN_BRACKET: i32 = 0x5b;
@@ -52,9 +55,24 @@ export function layoutBase(): i32 {
   return BASE;
 }
 
+/** Where a line goes, and how long it may be. */
+export function inputAt(): i32 {
+  return INPUT;
+}
+
+export function inputBytes(): i32 {
+  return INPUT_BYTES;
+}
+
+/** How much memory the layout needs (the build gives it a fixed memory at least this big). */
+export function memoryNeeded(): i32 {
+  return MEMORY_END;
+}
+
 /** The caller wrote `count` (at, length) pairs and their bytes. */
 export function setNames(count: i32): void {
   nameCount = count;
+  store<i32>(<usize>NAME_COUNT, count);
   memory.fill(<usize>LOOKUP, <u8>NONE, <usize>LOOKUP_SIZE);
   for (let k = 0; k < count; k++) {
     const at = load<i32>(<usize>(NAMES + k * 8));
@@ -82,16 +100,8 @@ function chosenMember(at: i32, length: i32): i32 {
   return -1;
 }
 
-function byteAt(p: i32): i32 {
-  return <i32>load<u8>(<usize>p);
-}
-
 function isSpace(c: i32): bool {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-function isDigit(c: i32): bool {
-  return <u32>(c - 0x30) <= 9;
 }
 
 function isHex(c: i32): bool {
@@ -207,6 +217,7 @@ function memberName(i: i32, to: i32, depth: i32): i32 {
 export function scan(from: i32, to: i32, shift: i32): i32 {
   for (let k = 0; k < nameCount; k++) store<i32>(<usize>(VALUE_START + k * 4), -1);
   store<i32>(<usize>CLOSE_AT, -1);
+  store<i32>(<usize>SHIFT, shift);
   let i = skipSpace(from, to);
   if (i >= to || byteAt(i) !== OPEN_BRACE) return SCAN_INVALID;
   let depth = 0;

@@ -16,6 +16,9 @@ export interface RuntimeEvent {
   stream: StreamName;
   /** The runtime's timestamp, as written ('' when the format has none or the line had none). */
   time: string;
+  /** Where `time`'s bytes are in `content`, when they are there (a whole CRI line); else -1. */
+  timeFrom: number;
+  timeTo: number;
   /**
    * The message without the runtime's wrapping and without its trailing newline, as UTF-8:
    * `content[contentFrom, contentTo)`. Always valid UTF-8: bytes that were not arrive as U+FFFD
@@ -101,6 +104,8 @@ export class RuntimeDecoder {
     format: 'raw',
     stream: 'unknown',
     time: '',
+    timeFrom: -1,
+    timeTo: -1,
     content: NO_CONTENT,
     contentFrom: 0,
     contentTo: 0,
@@ -266,7 +271,22 @@ export class RuntimeDecoder {
       truncated = true;
     }
     if (utf8 && !truncated) {
-      this.emit('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, false, false, false);
+      this.emit(
+        'cri',
+        stream,
+        time,
+        buf,
+        contentFrom,
+        contentTo,
+        offset,
+        end,
+        1,
+        false,
+        false,
+        false,
+        from,
+        s1,
+      );
       return;
     }
     this.emitBytes('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, truncated);
@@ -491,11 +511,15 @@ export class RuntimeDecoder {
     truncated: boolean,
     invalidUtf8: boolean,
     undecodable: boolean,
+    timeFrom = -1,
+    timeTo = -1,
   ): void {
     const e = this.event;
     e.format = format;
     e.stream = stream;
     e.time = time;
+    e.timeFrom = timeFrom;
+    e.timeTo = timeTo;
     e.content = content;
     e.contentFrom = contentFrom;
     e.contentTo = contentTo;

@@ -13,12 +13,14 @@ import {
   FragmentCache,
   isoFromUpdatedTime,
   isPlainUtcTime,
+  LINE_SCAN,
   parseLabels,
   type RecordSource,
   serializeDocument,
   severityNumber,
   spansHash,
   tagList,
+  useWasmTail,
 } from './kubearmor-record.js';
 
 const source: RecordSource = {
@@ -28,15 +30,18 @@ const source: RecordSource = {
 };
 const options = { indexPrefix: 'kubearmor', now: () => new Date('2030-01-02T03:04:05.000Z') };
 
-/** An event whose content sits inside a larger buffer, as in the reader's. */
+/** An event whose content sits inside a larger buffer, as in the reader's: its CRI line. */
 function event(content: string, overrides: Partial<RuntimeEvent> = {}): RuntimeEvent {
-  const bytes = Buffer.from(`F ${content}\n`);
+  const time = overrides.time ?? '2024-07-26T10:41:48.000000001Z';
+  const bytes = Buffer.from(`${time} stdout F ${content}\n`);
   return {
     format: 'cri',
     stream: 'stdout',
-    time: '2024-07-26T10:41:48.000000001Z',
+    time,
+    timeFrom: time === '' ? -1 : 0,
+    timeTo: time === '' ? -1 : Buffer.byteLength(time),
     content: bytes,
-    contentFrom: 2,
+    contentFrom: Buffer.byteLength(time) + 10,
     contentTo: bytes.length - 1,
     start: 4096,
     end: 4096 + content.length + 40,
@@ -712,5 +717,104 @@ describe('records from random and broken lines (property)', () => {
       kubearmor > 3000 && relay > 500 && merged > 300,
       `${kubearmor} records, ${relay} relay, ${merged} merged`,
     );
+  });
+});
+
+describe('the tail written by the WebAssembly module (document-tail.ts)', () => {
+  /** Record, document and all, with the module writing the usual tails and without it. */
+  function both(e: RuntimeEvent) {
+    const of = (on: boolean) => {
+      const before = useWasmTail(on);
+      try {
+        const r = buildRecord(e, source, options);
+        // The record's buffers are reused by the next one: what it says is taken now.
+        return { ...r, body: undefined, tail: r.tail, document: serializeDocument(r) };
+      } finally {
+        useWasmTail(before);
+      }
+    };
+    const javascript = of(false);
+    const wasm = of(true);
+    return { wasm, javascript, fromModule: wasm.tail !== javascript.tail };
+  }
+
+  function agree(e: RuntimeEvent, what: string): boolean {
+    const { wasm, javascript, fromModule } = both(e);
+    assert.deepEqual({ ...wasm, tail: undefined }, { ...javascript, tail: undefined }, what);
+    return fromModule;
+  }
+
+  test('the same record as the JavaScript writes, for generated, edited and odd lines', {
+    skip: LINE_SCAN !== 'webassembly' && 'no WebAssembly module (run `npm run build`)',
+  }, () => {
+    const factory = new RelayRecordFactory(31);
+    const rnd = new Random(37);
+    const times = [
+      '2024-07-26T10:41:48.000000001Z',
+      '',
+      '2024-07-26T10:41:48Z',
+      'x"y',
+      'caf\u00e9',
+      '2024-07-26 10:41',
+    ];
+    const severities = ['"5"', '5', '"05"', '""', '"-"', '1e3', '"1234567890"', '-1', '"\\u0035"', 'null'];
+    const actions = ['"Block"', '"Audit (Allow)"', '"Deny"', '"Bl\\u006fck"', '7', '""'];
+    const updatedTimes = [
+      '"2024-07-26T10:41:48.123456Z"',
+      '"2024-07-26T10:41:48Z"',
+      '"2024-07-26T10:41:48+02:00"',
+      '"2024-02-30T10:41:48.1Z"',
+      '"2024-07-26T10:41:48.Z"',
+      '"1989-07-26T10:41:48.1Z"',
+      '"2024-07-26T10:41:48.12\\u0033Z"',
+      '1721990508',
+    ];
+    let fromModule = 0;
+    let total = 0;
+    for (let n = 0; n < 8000; n++) {
+      let text = factory.next(1721990400000 + n * 10).text;
+      if (text.startsWith('{') && n % 5 === 0) {
+        // One member in an unusual shape, or a field the shipper sets.
+        const [name, values] = rnd.pick([
+          ['Severity', severities],
+          ['Action', actions],
+          ['UpdatedTime', updatedTimes],
+          ['Labels', ['"a=b,c=d"', '""', '7', `"k=${'v'.repeat(1100)}"`]],
+          ['ATags', ['["X","y"]', '[]', '"x"']],
+          ['Tags', ['"A,B"', '""']],
+          ['log', ['1']],
+          ['severity_num', ['3']],
+          ['kubernetes', ['{}']],
+        ] as const);
+        text = `{"${name}":${rnd.pick(values as readonly string[])},${text.slice(1)}`;
+      }
+      if (n % 11 === 0) text = mutate(rnd, text);
+      if (!wellFormed(text) || text.includes('\n')) continue;
+      const time = n % 3 === 0 ? rnd.pick(times) : (times[0] as string);
+      const start = n % 4 === 0 ? 2 ** 40 + n : 4096 + n * 1000;
+      total++;
+      if (agree(event(text, { time, start }), text.slice(0, 300))) fromModule++;
+    }
+    // Most records are the usual ones the module writes, or this compares little.
+    assert.ok(fromModule > total / 2, `${fromModule} of ${total} from the module`);
+    assert.ok(total - fromModule > 1000, `${total - fromModule} of ${total} from JavaScript`);
+  });
+
+  test('a labels or tags value seen once is the module’s from then on; thousands of them fill its caches, which start over', {
+    skip: LINE_SCAN !== 'webassembly' && 'no WebAssembly module (run `npm run build`)',
+  }, () => {
+    const line = (k: number) =>
+      `{"Timestamp":1721990508,"UpdatedTime":"2024-07-26T10:41:48.123456Z","Type":"MatchedPolicy","Severity":"${k % 10}","Action":"Block","Labels":"app=a${k},team=t${'x'.repeat(k % 300)}","ATags":["T${k}"],"Tags":"U${k % 7}","PodName":"p${k}","Operation":"Process"}`;
+    for (let k = 0; k < 4000; k++) {
+      const e = event(line(k), { start: k * 977 });
+      const first = agree(e, `first ${k}`);
+      assert.equal(first, false, 'a value not seen yet is written by JavaScript');
+      // Then by the module; once in a while the tags value filled the arena, which started over
+      // without the labels value just kept, and JavaScript writes it once more.
+      assert.equal(agree(e, `again ${k}`) || agree(e, `and again ${k}`), true, 'then by the module');
+    }
+    // The earliest values were let go when the arena filled: JavaScript again, then the module.
+    assert.equal(agree(event(line(0)), 'first value, later'), false);
+    assert.equal(agree(event(line(0)), 'first value, again'), true);
   });
 });

@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import { eventText, type RuntimeEvent, type StreamName } from '../decode/runtime-decoder.js';
 import { ByteWriter } from './byte-writer.js';
 import { type ObjectScanner, SCAN_INVALID, SCAN_OBJECT } from './json-object-scan.js';
-import { createObjectScanner, WasmJsonObjectScanner } from './json-object-scan-wasm.js';
+import {
+  createObjectScanner,
+  LABELS_CACHE,
+  TAGS_CACHE,
+  TAIL_NOT_CACHED,
+  WasmJsonObjectScanner,
+} from './json-object-scan-wasm.js';
 
 export type RecordKind = 'alert' | 'log' | 'message' | 'relay';
 
@@ -140,6 +146,11 @@ export function buildRecord(
     flags = flagged(flags, 'unknown_type');
     kind = m.has(POLICY_NAME) || m.has(ACTION) || m.has(SEVERITY) ? 'alert' : 'log';
   }
+  rememberFragments = false;
+  if (tailInWebAssembly && flags === undefined && event.parts === 1 && m.fromScan) {
+    const record = recordWithWasmTail(event, source, options, kind);
+    if (record !== undefined) return record;
+  }
 
   // What the shipper adds, as JSON bytes, appended to the line as it came.
   const w = tailBytes;
@@ -229,6 +240,56 @@ export function buildRecord(
 }
 
 const AT_TIMESTAMP_KEY = Buffer.from(',"@timestamp":');
+
+/**
+ * The usual record, its tail written by the WebAssembly module (document-tail.ts) from the scan's
+ * spans: the same bytes as the JavaScript below writes, which does the rest (undefined here).
+ */
+function recordWithWasmTail(
+  event: RuntimeEvent,
+  source: RecordSource,
+  options: RecordOptions,
+  kind: RecordKind,
+): ShippableRecord | undefined {
+  const wasm = wasmTail as WasmJsonObjectScanner;
+  // The runtime's time goes in as written: the module needs its bytes (scanned with the line).
+  if (event.timeFrom < 0 && event.time !== '') return undefined;
+  const length = wasm.writeTail(
+    event.start,
+    event.timeFrom,
+    event.timeTo,
+    kind === 'alert',
+    members.typeHash,
+  );
+  if (length < 0) {
+    // A labels or tags value the module has not seen: JavaScript makes its fragment and hands it over.
+    rememberFragments = length === TAIL_NOT_CACHED;
+    return undefined;
+  }
+  return {
+    kind,
+    // The tail starts with UpdatedTime, which the module took only as a plain UTC time.
+    index: indexNameOfDay(
+      options.indexPrefix,
+      kind,
+      members.bytes,
+      (wasm.valueStart[UPDATED_TIME] as number) + 1,
+    ),
+    idPrefix: source.idPrefix,
+    start: event.start,
+    ticket: -1,
+    end: event.end,
+    body: event.content,
+    bodyFrom: event.contentFrom,
+    bodyTo: members.closeAt,
+    tail: wasm.tail,
+    tailTo: length,
+    suffix: sourceSuffix(source),
+    similarity: wasm.similarity,
+    reason: undefined,
+    flags: NO_FLAGS,
+  };
+}
 
 function actionFields(base: { outcome: string; policy: string }): string {
   return `,"action_base":${JSON.stringify(base.outcome)},"action_policy":${JSON.stringify(base.policy)}`;
@@ -324,6 +385,11 @@ class LineMembers {
 
   constructor(readonly scanner: ObjectScanner) {}
 
+  /** The members come from the scan's spans (not from JSON.parse's object). */
+  get fromScan(): boolean {
+    return this.parsed === undefined;
+  }
+
   useScan(bytes: Buffer, from: number, to: number): void {
     this.bytes = bytes;
     this.from = from;
@@ -415,6 +481,7 @@ class LineMembers {
       const known = labelsFragments.get(b, labelsAt, labelsEnd, -1, -1);
       const fragment =
         known ?? labelsFragments.set(b, labelsAt, labelsEnd, -1, -1, labelsFragment(this.get(LABELS)));
+      if (rememberFragments) wasmTail?.remember(LABELS_CACHE, labelsAt, labelsEnd, -1, -1, fragment);
       w.bytes(fragment, 0, fragment.length);
     }
     const aTagsAt = starts[ATAGS] as number;
@@ -433,6 +500,7 @@ class LineMembers {
           tagsEnd,
           tagsFragment(this.get(ATAGS), this.get(TAGS)),
         );
+      if (rememberFragments) wasmTail?.remember(TAGS_CACHE, aTagsAt, aTagsEnd, tagsAt, tagsEnd, fragment);
       w.bytes(fragment, 0, fragment.length);
     }
   }
@@ -506,6 +574,34 @@ const members = new LineMembers(createObjectScanner(MEMBER_NAMES));
 export const LINE_SCAN: 'webassembly' | 'javascript' =
   members.scanner instanceof WasmJsonObjectScanner ? 'webassembly' : 'javascript';
 
+/** The scan's module, which also writes the usual record's tail (recordWithWasmTail). */
+const wasmTail = members.scanner instanceof WasmJsonObjectScanner ? members.scanner : undefined;
+wasmTail?.configureTail(
+  {
+    updatedTime: UPDATED_TIME,
+    severity: SEVERITY,
+    action: ACTION,
+    labels: LABELS,
+    aTags: ATAGS,
+    tags: TAGS,
+    podName: POD_NAME,
+    operation: OPERATION,
+    mergeAlways: [AT_TIMESTAMP, LOG, LOWER_LABELS, LOWER_TAGS, KUBERNETES],
+    mergeAlert: [SEVERITY_NUM, ACTION_BASE, ACTION_POLICY],
+  },
+  KNOWN_ACTIONS,
+);
+let tailInWebAssembly = wasmTail !== undefined;
+/** Set by recordWithWasmTail: the JavaScript tail hands the fragments it makes to the module. */
+let rememberFragments = false;
+
+/** Whether the module writes the usual tails (a test turns it off to compare); returns the setting before. */
+export function useWasmTail(on: boolean): boolean {
+  const before = tailInWebAssembly;
+  tailInWebAssembly = on && wasmTail !== undefined;
+  return before;
+}
+
 /** Reads the line's members into `members`; or why the content is not a KubeArmor record. */
 function readMembers(event: RuntimeEvent): NotKubeArmorReason | undefined {
   if (event.undecodable || event.stream === 'unknown') return 'undecodable';
@@ -516,7 +612,11 @@ function readMembers(event: RuntimeEvent): NotKubeArmorReason | undefined {
   while (i < to && isSpace(b[i] as number)) i++;
   if (i === to) return 'empty';
   if (b[i] !== 0x7b /* { */) return 'not_json';
-  const outcome = members.scanner.scan(b, i, to);
+  // The runtime's time is scanned in with the line when it is in its buffer, for the module's tail.
+  const outcome =
+    wasmTail !== undefined && event.timeFrom >= 0
+      ? wasmTail.scan(b, i, to, event.timeFrom)
+      : members.scanner.scan(b, i, to);
   if (outcome === SCAN_OBJECT) members.useScan(b, event.contentFrom, to);
   else if (outcome === SCAN_INVALID) return event.truncated ? 'truncated' : 'invalid_json';
   else {
