@@ -15,7 +15,7 @@ function decode(text: string | Buffer, maxEventBytes = 1 << 20): { events: Seen[
       onEvent: (e) => {
         // The content goes into requests as bytes: it is valid UTF-8 whatever came in.
         assert.ok(isUtf8(e.content.subarray(e.contentFrom, e.contentTo)), 'content is not UTF-8');
-        events.push({ ...e, content: eventText(e) });
+        events.push({ ...e, time: e.time, content: eventText(e) });
       },
     },
     { maxEventBytes },

@@ -100,23 +100,7 @@ export class RuntimeDecoder {
     stdout: undefined,
     stderr: undefined,
   };
-  private readonly event: RuntimeEvent = {
-    format: 'raw',
-    stream: 'unknown',
-    time: '',
-    timeFrom: -1,
-    timeTo: -1,
-    content: NO_CONTENT,
-    contentFrom: 0,
-    contentTo: 0,
-    start: 0,
-    end: 0,
-    parts: 1,
-    truncated: false,
-    invalidUtf8: false,
-    undecodable: false,
-    carry: undefined,
-  };
+  private readonly event = new DecodedEvent();
   /** The marker of the event being emitted (see `RuntimeEvent.carry`). */
   private emitting: unknown;
 
@@ -240,7 +224,6 @@ export class RuntimeDecoder {
       this.emitRaw(buf, from, to, offset, end, cut, 'cri', true);
       return;
     }
-    const time = buf.toString('latin1', from, s1);
     const contentFrom = Math.min(flagAt + 2, to);
     const partial = flag === 0x50; // 'P'
     let pending = this.pending[stream];
@@ -256,7 +239,7 @@ export class RuntimeDecoder {
       pending = undefined;
     }
     if (partial || pending !== undefined) {
-      const p = pending ?? this.openPending('cri', stream, offset, time);
+      const p = pending ?? this.openPending('cri', stream, offset, buf.toString('latin1', from, s1));
       if (p.start < 0) p.start = offset;
       this.appendPending(p, buf, contentFrom, to, cut);
       if (partial) return;
@@ -271,10 +254,11 @@ export class RuntimeDecoder {
       truncated = true;
     }
     if (utf8 && !truncated) {
+      // The time is read from the line's bytes only if someone asks for it (see DecodedEvent).
       this.emit(
         'cri',
         stream,
-        time,
+        undefined,
         buf,
         contentFrom,
         contentTo,
@@ -289,6 +273,7 @@ export class RuntimeDecoder {
       );
       return;
     }
+    const time = buf.toString('latin1', from, s1);
     this.emitBytes('cri', stream, time, buf, contentFrom, contentTo, offset, end, 1, truncated);
   }
 
@@ -501,7 +486,8 @@ export class RuntimeDecoder {
   private emit(
     format: RuntimeFormat,
     stream: StreamName,
-    time: string,
+    /** Undefined: `content[timeFrom, timeTo)`, decoded when asked for. */
+    time: string | undefined,
     content: Buffer,
     contentFrom: number,
     contentTo: number,
@@ -517,9 +503,7 @@ export class RuntimeDecoder {
     const e = this.event;
     e.format = format;
     e.stream = stream;
-    e.time = time;
-    e.timeFrom = timeFrom;
-    e.timeTo = timeTo;
+    e.setTime(time, timeFrom, timeTo);
     e.content = content;
     e.contentFrom = contentFrom;
     e.contentTo = contentTo;
@@ -531,6 +515,44 @@ export class RuntimeDecoder {
     e.undecodable = undecodable;
     e.carry = this.emitting;
     this.sink.onEvent(e);
+  }
+}
+
+/**
+ * The decoder's one event. Its `time` is decoded from the line's bytes only when read: a usual
+ * record's tail takes the bytes as they are (kubearmor-record.ts), and a string per line was ~1.5 %
+ * of the data path.
+ */
+class DecodedEvent implements RuntimeEvent {
+  format: RuntimeFormat = 'raw';
+  stream: StreamName = 'unknown';
+  timeFrom = -1;
+  timeTo = -1;
+  content: Buffer = NO_CONTENT;
+  contentFrom = 0;
+  contentTo = 0;
+  start = 0;
+  end = 0;
+  parts = 1;
+  truncated = false;
+  invalidUtf8 = false;
+  undecodable = false;
+  carry: unknown = undefined;
+  #timeText: string | undefined = '';
+
+  get time(): string {
+    this.#timeText ??= this.content.toString('latin1', this.timeFrom, this.timeTo);
+    return this.#timeText;
+  }
+
+  set time(text: string) {
+    this.#timeText = text;
+  }
+
+  setTime(text: string | undefined, from: number, to: number): void {
+    this.#timeText = text;
+    this.timeFrom = from;
+    this.timeTo = to;
   }
 }
 

@@ -82,7 +82,11 @@ export class TailedFile implements LineSink, RuntimeEventSink {
   /** Records read: KubeArmor's (alerts, logs, messages), and every other line (see silent-relay.ts). */
   kubearmorRecords = 0;
   relayRecords = 0;
-  /** The runtime's time on the last record read ('' if none had one). */
+  /**
+   * The runtime's time on the last relay record read ('' if none had one): what SilentRelayWatch
+   * asks of a file with no KubeArmor record. Not taken from every record: it would make a string
+   * of each line's time (see runtime-decoder.ts's DecodedEvent).
+   */
   lastTime = '';
   /** When the shipper took the file up (ms). */
   readonly since = Date.now();
@@ -208,9 +212,10 @@ export class TailedFile implements LineSink, RuntimeEventSink {
     this.recordSource.kubernetes = this.metadata.current();
     const record = buildRecord(event, this.recordSource, this.options.record);
     this.counters.inc('records', record.kind);
-    if (record.kind === 'relay') this.relayRecords++;
-    else this.kubearmorRecords++;
-    if (event.time !== '') this.lastTime = event.time;
+    if (record.kind === 'relay') {
+      this.relayRecords++;
+      if (event.time !== '') this.lastTime = event.time;
+    } else this.kubearmorRecords++;
     if (record.reason !== undefined) this.counters.inc('bad_lines', record.reason);
     for (const flag of record.flags) this.counters.inc('record_flags', flag);
     record.ticket = ticket;
