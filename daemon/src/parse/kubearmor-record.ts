@@ -200,23 +200,16 @@ export function buildRecord(
   w.ascii(',"log":');
   writeLogFields(w, event, flags ?? NO_FLAGS, undefined);
 
-  const record: ShippableRecord = {
+  const record = lineRecord(
+    event,
+    source,
     kind,
     index,
-    idPrefix: source.idPrefix,
-    start: event.start,
-    ticket: -1,
-    end: event.end,
-    body: event.content,
-    bodyFrom: event.contentFrom,
-    bodyTo: m.closeAt,
-    tail: w.buffer,
-    tailTo: w.length,
-    suffix: sourceSuffix(source),
-    similarity: m.hashOf(OPERATION, m.hashOf(POD_NAME, m.typeHash)) >>> 0,
-    reason: undefined,
-    flags: flags ?? NO_FLAGS,
-  };
+    w.buffer,
+    w.length,
+    m.hashOf(OPERATION, m.hashOf(POD_NAME, m.typeHash)) >>> 0,
+    flags ?? NO_FLAGS,
+  );
   if (
     m.has(AT_TIMESTAMP) ||
     m.has(LOG) ||
@@ -266,15 +259,26 @@ function recordWithWasmTail(
     rememberFragments = length === TAIL_NOT_CACHED;
     return undefined;
   }
+  // The tail starts with UpdatedTime, which the module took only as a plain UTC time.
+  const day = (wasm.valueStart[UPDATED_TIME] as number) + 1;
+  const index = indexNameOfDay(options.indexPrefix, kind, members.bytes, day);
+  return lineRecord(event, source, kind, index, wasm.tail, length, wasm.similarity, NO_FLAGS);
+}
+
+/** A KubeArmor record: the line as it came, up to its closing brace, then `tail[0, tailTo)` and the file's part. */
+function lineRecord(
+  event: RuntimeEvent,
+  source: RecordSource,
+  kind: RecordKind,
+  index: string,
+  tail: Buffer,
+  tailTo: number,
+  similarity: number,
+  flags: readonly RecordFlag[],
+): ShippableRecord {
   return {
     kind,
-    // The tail starts with UpdatedTime, which the module took only as a plain UTC time.
-    index: indexNameOfDay(
-      options.indexPrefix,
-      kind,
-      members.bytes,
-      (wasm.valueStart[UPDATED_TIME] as number) + 1,
-    ),
+    index,
     idPrefix: source.idPrefix,
     start: event.start,
     ticket: -1,
@@ -282,12 +286,12 @@ function recordWithWasmTail(
     body: event.content,
     bodyFrom: event.contentFrom,
     bodyTo: members.closeAt,
-    tail: wasm.tail,
-    tailTo: length,
+    tail,
+    tailTo,
     suffix: sourceSuffix(source),
-    similarity: wasm.similarity,
+    similarity,
     reason: undefined,
-    flags: NO_FLAGS,
+    flags,
   };
 }
 
