@@ -255,7 +255,7 @@ function recordWithWasmTail(
     members.typeHash,
   );
   if (length < 0) {
-    // A labels or tags value the module has not seen: JavaScript makes its fragment and hands it over.
+    // JavaScript writes this one; a labels or tags value the module had not seen, it hands over.
     rememberFragments = length === TAIL_NOT_CACHED;
     return undefined;
   }
