@@ -730,7 +730,7 @@ test('tailer against a model: random writes, rotations, truncations, restarts', 
     ? [Number(one)]
     : from > 0
       ? range
-      : [...range, 50, 53, 57, 60, 71, 95, 149, 150, 181, 265, 747, 949, 1059, 1119, 1161, 2568, 9628];
+      : [...range, 50, 53, 57, 60, 71, 95, 149, 150, 181, 265, 747, 949, 1059, 1119, 1161, 2568, 9628, 13151];
   const steps = Number(process.env.TAIL_MODEL_STEPS ?? 160);
   for (const seed of seeds) await runModel(seed, steps);
 });

@@ -664,7 +664,8 @@ export class Tailer {
       if (source.compressed) return;
       // Copies made since the one `f` moved to are older than this content and go first; this
       // content itself may be among them, renamed (or compressed) since, and taken up by that name.
-      if (!f.retired) await this.adoptSiblings(f.dir, currentName(basename(realPath)), false);
+      // So too when `f`'s own copy was gone (f retired): the copies made after it still are.
+      await this.adoptSiblings(f.dir, currentName(basename(realPath)), false);
       if (this.byInode.has(`${old.dev}:${old.ino}`)) return;
       const size = (await source.stat()).size;
       const identity = await identify(source, old.dev, old.ino);
