@@ -14,6 +14,7 @@ import {
   byteAt,
   INPUT,
   isDigit,
+  NAME_COUNT,
   QUOTE,
   SHIFT,
   SIMILARITY,
@@ -24,7 +25,6 @@ import {
   STAGE_BYTES,
   TAIL,
   TAIL_BYTES,
-  TAIL_LENGTH,
   VALUE_END,
   VALUE_ESCAPED,
   VALUE_START,
@@ -56,7 +56,6 @@ let podName: i32 = -1;
 let operation: i32 = -1;
 let mergeAlways: u32 = 0;
 let mergeAlert: u32 = 0;
-let nameCount: i32 = 0;
 let actionCount: i32 = 0;
 let actionBytes: i32 = ACTIONS + MAX_ACTIONS * 16;
 let arenaUsed: i32 = 0;
@@ -76,6 +75,23 @@ const STREAM_STDOUT = memory.data<u8>([
 ]); // ,"stream":"stdout"
 const TIME_KEY = memory.data<u8>([0x2c, 0x22, 0x74, 0x69, 0x6d, 0x65, 0x22, 0x3a, 0x22]); // ,"time":"
 
+/** Where `tail` writes, and the stage the caller writes into for `setAction` and `remember`. */
+export function tailAt(): i32 {
+  return TAIL;
+}
+
+export function tailBytes(): i32 {
+  return TAIL_BYTES;
+}
+
+export function stageAt(): i32 {
+  return STAGE;
+}
+
+export function stageBytes(): i32 {
+  return STAGE_BYTES;
+}
+
 /** Which chosen member is which (index into the scan's names, -1 if not chosen). */
 export function setRoles(
   updatedTimeK: i32,
@@ -88,7 +104,6 @@ export function setRoles(
   operationK: i32,
   mergeAlwaysMask: u32,
   mergeAlertMask: u32,
-  count: i32,
 ): void {
   updatedTime = updatedTimeK;
   severity = severityK;
@@ -100,7 +115,6 @@ export function setRoles(
   operation = operationK;
   mergeAlways = mergeAlwaysMask;
   mergeAlert = mergeAlertMask;
-  nameCount = count;
 }
 
 /**
@@ -261,10 +275,11 @@ function putFragment(o: i32, slot: i32): i32 {
  * Type, whole, unflagged, from stdout): the record's start `offset` in its file, the runtime's time
  * at [timeFrom, timeTo) of the line's buffer (caller's coordinates, scanned with the line; -1: none),
  * whether it is an alert, and its Type's hash, from which the similarity goes on (at SIMILARITY).
- * Returns the tail's length (also at TAIL_LENGTH), IN_JAVASCRIPT or NOT_CACHED.
+ * Returns the tail's length, IN_JAVASCRIPT or NOT_CACHED.
  */
 export function tail(offset: f64, timeFrom: i32, timeTo: i32, alert: bool, typeHash: u32): i32 {
   let present: u32 = 0;
+  const nameCount = load<i32>(<usize>NAME_COUNT);
   for (let k = 0; k < nameCount; k++) if (load<i32>(<usize>(VALUE_START + k * 4)) >= 0) present |= 1 << k;
   if ((present & mergeAlways) !== 0 || (alert && (present & mergeAlert) !== 0)) return IN_JAVASCRIPT;
 
@@ -357,7 +372,5 @@ export function tail(offset: f64, timeFrom: i32, timeTo: i32, alert: bool, typeH
   o++;
 
   store<u32>(<usize>SIMILARITY, hashOf(operation, hashOf(podName, typeHash)));
-  const length = o - TAIL;
-  store<i32>(<usize>TAIL_LENGTH, length);
-  return length;
+  return o - TAIL;
 }

@@ -29,7 +29,7 @@ import {
   VALUE_START,
 } from './scan-layout';
 
-export { remember, setAction, setRoles, tail } from './document-tail';
+export { remember, setAction, setRoles, stageAt, stageBytes, tail, tailAt, tailBytes } from './document-tail';
 
 const SCAN_INVALID: i32 = 0;
 const SCAN_OBJECT: i32 = 1;

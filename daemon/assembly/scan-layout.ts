@@ -6,9 +6,8 @@
 //   +256   valueEscaped u8  x 32   1 if it is a string with an escape in it
 //   +288   closeAt      i32        the object's closing brace
 //   +292   similarity   u32        set by `tail`
-//   +296   tailLength   i32        set by `tail`
 //   +300   shift        i32        the last scan's shift (caller's coordinates minus the memory's)
-//   +304   nameCount    i32        how many members are chosen
+//   +304   nameCount    i32        how many members are chosen (set by setNames)
 //   +512   names        (at i32, length i32) x 32, pointing into +1024
 //   +1024  name bytes   1024 bytes
 //   +2048  stack        256 bytes, what each open level is ({ or [)
@@ -25,7 +24,6 @@ export const VALUE_END: i32 = BASE + 128;
 export const VALUE_ESCAPED: i32 = BASE + 256;
 export const CLOSE_AT: i32 = BASE + 288;
 export const SIMILARITY: i32 = BASE + 292;
-export const TAIL_LENGTH: i32 = BASE + 296;
 export const SHIFT: i32 = BASE + 300;
 export const NAME_COUNT: i32 = BASE + 304;
 export const NAMES: i32 = BASE + 512;

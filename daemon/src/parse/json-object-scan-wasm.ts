@@ -19,9 +19,6 @@ const SIMILARITY_OFFSET = 292;
 const NAMES_OFFSET = 512;
 const NAME_BYTES_OFFSET = 1024;
 const MAX_MEMBERS = 32;
-/** The tail's output area follows the input; a stage of this size follows it (scan-layout.ts). */
-const TAIL_BYTES = 16 * 1024;
-const STAGE_BYTES = 4 * 1024;
 const NAME_BYTES = 1024;
 
 interface ScanExports {
@@ -31,8 +28,12 @@ interface ScanExports {
   inputAt(): number;
   inputBytes(): number;
   memoryNeeded(): number;
+  tailAt(): number;
+  tailBytes(): number;
+  stageAt(): number;
+  stageBytes(): number;
   scan(from: number, to: number, shift: number): number;
-  setRoles(...rolesThenMasksThenCount: number[]): void;
+  setRoles(...rolesThenMasks: number[]): void;
   setAction(rawLength: number, fieldsLength: number): number;
   remember(
     cache: number,
@@ -84,6 +85,7 @@ export class WasmJsonObjectScanner implements ObjectScanner {
   private readonly similarityView: Uint32Array;
   private readonly input: number;
   private readonly stage: number;
+  private readonly stageBytes: number;
   /** The last line was scanned in the module (not by the fallback): `writeTail` may look at it. */
   private scannedHere = false;
   /** What `writeTail` wrote: `tail[0, length)`. */
@@ -118,8 +120,9 @@ export class WasmJsonObjectScanner implements ObjectScanner {
     this.exports.setNames(names.length);
     this.input = this.exports.inputAt();
     this.capacity = this.exports.inputBytes();
-    this.tail = Buffer.from(buffer, this.input + this.capacity, TAIL_BYTES);
-    this.stage = this.input + this.capacity + TAIL_BYTES;
+    this.tail = Buffer.from(buffer, this.exports.tailAt(), this.exports.tailBytes());
+    this.stage = this.exports.stageAt();
+    this.stageBytes = this.exports.stageBytes();
     this.fallback = new JsonObjectScanner(members);
   }
 
@@ -161,10 +164,9 @@ export class WasmJsonObjectScanner implements ObjectScanner {
       roles.operation,
       mask(roles.mergeAlways),
       mask(roles.mergeAlert),
-      this.valueStart.length,
     );
     for (const { raw, fields } of actions) {
-      if (raw.length + fields.length > STAGE_BYTES) continue;
+      if (raw.length + fields.length > this.stageBytes) continue;
       raw.copy(this.memory, this.stage);
       fields.copy(this.memory, this.stage + raw.length);
       this.exports.setAction(raw.length, fields.length);
@@ -192,7 +194,7 @@ export class WasmJsonObjectScanner implements ObjectScanner {
 
   /** Keeps `fragment` for the spans (of the line scanned last; -1: absent) in the module's cache. */
   remember(cache: number, aFrom: number, aTo: number, bFrom: number, bTo: number, fragment: Buffer): void {
-    if (!this.scannedHere || fragment.length > STAGE_BYTES) return;
+    if (!this.scannedHere || fragment.length > this.stageBytes) return;
     fragment.copy(this.memory, this.stage);
     this.exports.remember(cache, aFrom, aTo, bFrom, bTo, fragment.length);
   }
